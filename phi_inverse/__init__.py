@@ -1,0 +1,9 @@
+"""phi_inverse: physics-inversion learning for PhiFlow.
+
+* SIP, scale-invariant physics training (Holl, Koltun, Thuerey, NeurIPS 2022): `phi_inverse.sip`.
+* Inverse-physics operators, Field in / Field out, on any PhiFlow backend: `phi_inverse.physics`.
+"""
+__version__ = '0.1.0'
+
+from . import physics, sip
+from .sip import sip_loss, physics_loss, InverseUpdate

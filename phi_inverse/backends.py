@@ -1,0 +1,55 @@
+"""Selecting PhiFlow's backend and device by name, as the demos, benchmarks and tests do."""
+import importlib
+import importlib.util
+import os
+import warnings
+from typing import List, Optional
+
+from phiml.backend import Backend, set_global_default_backend
+
+FLOW_MODULES = {'numpy': 'phi.flow', 'torch': 'phi.torch.flow', 'tensorflow': 'phi.tf.flow', 'jax': 'phi.jax.stax.flow'}
+LIBRARIES = {'numpy': 'numpy', 'torch': 'torch', 'tensorflow': 'tensorflow', 'jax': 'jax'}
+
+
+def installed() -> List[str]:
+    """Names of the backends whose library is installed, in the order numpy, torch, tensorflow, jax."""
+    return [name for name, library in LIBRARIES.items() if importlib.util.find_spec(library) is not None]
+
+
+def get(name: str) -> Backend:
+    """Imports PhiFlow's flavour for `name` (`'numpy'`, `'torch'`, `'tensorflow'` or `'jax'`) and returns its backend."""
+    if name not in FLOW_MODULES:
+        raise ValueError(f"Unknown backend '{name}'. Choose one of {tuple(FLOW_MODULES)}.")
+    if name not in installed():
+        raise ImportError(f"Backend '{name}' is not installed. Install it with: pip install \"phi_inverse[{name}]\"")
+    if name == 'tensorflow':
+        os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    importlib.import_module(FLOW_MODULES[name])
+    from phiml.backend import BACKENDS
+    return next(b for b in BACKENDS if b.name == name)
+
+
+def select(name: str, device: Optional[str] = None) -> Backend:
+    """Makes `name` the global default backend and optionally selects its device.
+
+    Args:
+        name: `'numpy'`, `'torch'`, `'tensorflow'` or `'jax'`.
+        device: `'cpu'`, `'gpu'` or `None` for PhiFlow's choice (GPU when present).
+            A GPU that is not available is reported with a warning, and the CPU is used.
+
+    Returns:
+        The selected `Backend`; `describe_device(backend)` tells which device it computes on.
+    """
+    backend = set_global_default_backend(get(name))
+    if device is not None:
+        device = device.upper()
+        if device not in ('CPU', 'GPU'):
+            raise ValueError(f"device must be 'cpu' or 'gpu' but got '{device.lower()}'.")
+        if not backend.list_devices(device) or not backend.set_default_device(device):
+            warnings.warn(f"No {device} is available to {name}; running on {describe_device(backend)}.", RuntimeWarning)
+    return backend
+
+
+def describe_device(backend: Backend) -> str:
+    """The device type the backend allocates new tensors on, e.g. `'CPU'` or `'GPU'`."""
+    return backend.get_default_device().device_type

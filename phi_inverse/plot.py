@@ -1,0 +1,93 @@
+"""Figures: learning curves from `metrics.json` and image grids of fields."""
+import os
+from typing import Dict, List, Sequence
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import numpy as np
+from phi.field import Field
+from phi.math import Tensor
+
+
+def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
+    """Plots `metric` of every method against training steps and against wall time (log scale).
+
+    Args:
+        metrics: A `metrics.json` dictionary.
+        path: Output image file.
+        metric: Curve key to plot.
+
+    Returns:
+        `path`.
+    """
+    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for name, entry in metrics['methods'].items():
+        curve = entry.get('curve', {})
+        if metric not in curve:
+            continue
+        by_step.plot(curve['step'], curve[metric], label=name)
+        by_time.plot(curve['wall_time'], curve[metric], label=name)
+    for axis, label in ((by_step, 'training step'), (by_time, 'training wall time [s]')):
+        axis.set_yscale('log')
+        axis.set_xlabel(label)
+        axis.grid(True, which='both', alpha=.3)
+    by_step.set_ylabel(metric)
+    by_step.legend()
+    fig.suptitle(f"{metrics['scene']} — {metric} on the test set ({metrics['backend']}, {metrics['device']})")
+    return _save(fig, path)
+
+
+def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = '', shared_scale: Sequence[List[str]] = ()) -> str:
+    """Draws one row per entry of `rows` and one column per example.
+
+    Args:
+        rows: Row label → list of 2D arrays (indexed `[x, y]`), one per example.
+        path: Output image file.
+        title: Figure title.
+        shared_scale: Groups of row labels whose images share one colour scale per column.
+
+    Returns:
+        `path`.
+    """
+    labels = list(rows)
+    columns = len(rows[labels[0]])
+    fig, axes = plt.subplots(len(labels), columns, figsize=(2.4 * columns + 1, 2.2 * len(labels)), squeeze=False)
+    for column in range(columns):
+        limits = _shared_limits(rows, column, shared_scale)
+        for row, label in enumerate(labels):
+            image = np.asarray(rows[label][column])
+            vmin, vmax = limits.get(label, (image.min(), image.max()))
+            mappable = axes[row, column].imshow(image.T, origin='lower', cmap='RdBu_r' if vmin < 0 < vmax else 'viridis', vmin=vmin, vmax=vmax)
+            fig.colorbar(mappable, ax=axes[row, column], fraction=.046, pad=.04)
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+            if column == 0:
+                axes[row, column].set_ylabel(label)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _shared_limits(rows, column: int, groups) -> Dict[str, tuple]:
+    limits = {}
+    for group in groups:
+        images = [np.asarray(rows[label][column]) for label in group if label in rows]
+        low, high = min(i.min() for i in images), max(i.max() for i in images)
+        limits.update({label: (low, high) for label in group})
+    return limits
+
+
+def examples(field: Field, count: int) -> List[np.ndarray]:
+    """The first `count` examples of a 2D scalar grid as `[x, y]` NumPy arrays."""
+    values: Tensor = field.values
+    dim = values.shape.batch.names[0]
+    return [values[{dim: i}].numpy('x,y') for i in range(min(count, values.shape.get_size(dim)))]
+
+
+def _save(fig, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,67 @@
+"""Poisson scene: infer the source `x` of `∇²y = x` from the potential `y` (SIP paper, section 4.1).
+
+Data: `x*` is PhiFlow `Noise(scale=10, smoothness=1)` normalised per example to mean 0 and std 1,
+`y* = P(x*)` with zero boundaries and unit cells. Network: U-net with 4 levels and 16 filters.
+"""
+from typing import Dict
+
+from phi import field, math
+from phi.field import CenteredGrid, Noise
+from phi.geom import Box
+from phi.math import batch, extrapolation
+from phiml import nn
+
+from ..jit import jit_on_grid
+from ..physics import poisson
+from .base import Batch, Method, Scene
+
+
+class PoissonScene(Scene):
+    """SIP vs backpropagation through `P(x) = ∇⁻²x`.
+
+    Args:
+        res: Grid cells per side.
+        boundary: Boundary of `x` and `y`; zero (the paper's) and periodic use the exact spectral solver.
+        noise_scale: Length scale of the `Noise` that generates `x*`, in cells.
+        eta: Step size of the Laplace inverse update.
+    """
+    name = 'poisson'
+    methods: Dict[str, Method] = {
+        'sip': Method('sip', 'adam', 1e-3),
+        'adam': Method('physics', 'adam', 1e-3),
+        'sgd': Method('physics', 'sgd', 1e-9, momentum=0.9),
+    }
+
+    def __init__(self, res: int = 32, boundary=extrapolation.ZERO, noise_scale: float = 10., eta: float = 1.):
+        self.res = res
+        self.boundary = boundary
+        self.noise_scale = noise_scale
+        self.eta = eta
+        self.bounds = Box(x=res, y=res)
+        grid = CenteredGrid(0, boundary, self.bounds, x=res, y=res)
+        self.forward = jit_on_grid(poisson.forward, grid)
+        self.update = jit_on_grid(poisson.laplace_update(eta), grid)
+
+    def config(self) -> dict:
+        return {'res': self.res, 'boundary': str(self.boundary), 'noise_scale': self.noise_scale, 'eta': self.eta}
+
+    def sample(self, size: int, seed: int) -> Batch:
+        with math.NUMPY:
+            math.seed(seed)
+            x = CenteredGrid(Noise(batch(batch=size), scale=self.noise_scale, smoothness=1), self.boundary,
+                             self.bounds, x=self.res, y=self.res)
+            x = (x - field.mean(x)) / math.std(x.values, x.shape.spatial)
+            y = poisson.forward(x)
+        return Batch(math.convert(x), math.convert(y))
+
+    def network(self):
+        return nn.u_net(1, 1, levels=4, filters=16, batch_norm=True)
+
+    def predict(self, net, batch: Batch):
+        return field.native_call(net, batch.y)
+
+    def simulator(self, batch: Batch):
+        return self.forward
+
+    def inverse_update(self, batch: Batch):
+        return self.update

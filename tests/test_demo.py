@@ -1,0 +1,81 @@
+import importlib.util
+import json
+import os
+
+import pytest
+
+from phi_inverse import demo
+
+DEMOS = os.path.join(os.path.dirname(__file__), '..', 'demos')
+
+
+def load_demo(name: str):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(DEMOS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_poisson_demo_writes_metrics_and_figures(tmp_path):
+    pytest.importorskip('torch')
+    poisson = load_demo('poisson')
+    poisson.main(['--steps', '2', '--eval-every', '1', '--res', '16', '--batch', '4', '--test-size', '4',
+                  '--methods', 'sip,adam', '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert metrics['config']['res'] == 16 and metrics['config']['steps'] == 2 and metrics['config']['batch'] == 4
+    assert list(metrics['methods']) == ['sip', 'adam']
+    assert all(m['curve']['step'] == [0, 1, 2] for m in metrics['methods'].values())
+    assert metrics['figures'] == ['learning_curves.png', 'examples.png']
+    assert all((tmp_path / f).stat().st_size > 10_000 for f in metrics['figures'])
+
+
+def test_demo_resume_extends_the_run(tmp_path):
+    pytest.importorskip('torch')
+    poisson = load_demo('poisson')
+    flags = ['--eval-every', '1', '--res', '16', '--batch', '4', '--test-size', '4', '--methods', 'sip', '--out', str(tmp_path)]
+    poisson.main(['--steps', '1'] + flags)
+    poisson.main(['--steps', '3', '--resume'] + flags)
+    curve = json.loads((tmp_path / 'metrics.json').read_text())['methods']['sip']['curve']
+    assert curve['step'] == [0, 1, 2, 3]
+
+
+def test_paper_flag_switches_configuration_and_explicit_flags_win():
+    poisson = load_demo('poisson')
+    parser = demo.argument_parser('test', poisson.DEFAULTS, poisson.PAPER, ('sip', 'adam'))
+    paper = demo.parse(parser, ['--paper'], 'poisson')
+    assert (paper.res, paper.batch, paper.steps) == (64, 128, 5000)
+    assert paper.out == os.path.join('results', 'poisson-paper')
+    mixed = demo.parse(parser, ['--paper', '--steps', '7', '--lr', 'adam=1e-4'], 'poisson')
+    assert (mixed.res, mixed.steps, mixed.lr) == (64, 7, {'adam': 1e-4})
+    default = demo.parse(parser, [], 'poisson')
+    assert (default.res, default.batch, default.methods) == (32, 32, ['sip', 'adam'])
+
+
+def test_unknown_method_lists_the_available_ones():
+    from phi_inverse.scenes.poisson import PoissonScene
+    with pytest.raises(SystemExit, match='sip, adam, sgd'):
+        demo.select_methods(PoissonScene.methods, ['sip', 'lbfgs'], {})
+
+
+def test_learning_rate_override_applies_to_the_method():
+    from phi_inverse.scenes.poisson import PoissonScene
+    methods = demo.select_methods(PoissonScene.methods, ['sgd'], {'sgd': 1e-12})
+    assert methods['sgd'].learning_rate == 1e-12 and methods['sgd'].momentum == .9
+
+
+def test_bad_flag_values_are_rejected():
+    poisson = load_demo('poisson')
+    parser = demo.argument_parser('test', poisson.DEFAULTS, poisson.PAPER, ('sip',))
+    with pytest.raises(SystemExit):
+        demo.parse(parser, ['--batch', '0'], 'poisson')
+    with pytest.raises(SystemExit, match='method=value'):
+        demo.parse(parser, ['--lr', 'sgd'], 'poisson')
+    with pytest.raises(SystemExit):
+        demo.parse(parser, ['--backend', 'mxnet'], 'poisson')
+
+
+def test_summary_reports_ratio_to_sip():
+    metrics = {'methods': {'sip': {'final': {'x_mae': .1, 'y_loss': 1.}, 'seconds_per_step': .01},
+                           'adam': {'final': {'x_mae': .25, 'y_loss': 2.}, 'seconds_per_step': .01, 'diverged_at': 5}}}
+    table = demo.summary(metrics)
+    assert '2.50' in table and 'diverged at step 5' in table
