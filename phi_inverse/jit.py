@@ -10,6 +10,8 @@ from phi import math
 from phi.field import Field
 from phiml.backend import Backend
 
+from . import compat
+
 
 def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
     """JIT-compiles `f`, a function of Fields sampled like `grid` that returns such a Field.
@@ -30,6 +32,7 @@ def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
         return f(*arguments, **keyword_arguments).values
 
     compiled_values = math.jit_compile(on_values)
+    compat.apply()
 
     def compiled(*fields: Field, **keyword_fields: Field) -> Field:
         values = [field.values for field in fields]

@@ -10,7 +10,7 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from .. import sip
+from .. import compat, sip
 from ..checks import require_trainable_backend
 from ..metrics import half_squared_norm, mean_abs_error
 
@@ -112,6 +112,7 @@ def data_seed(seed: int, *stream: int) -> int:
 def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, seed: int) -> Callable[[int], float]:
     """The training step `step(i) -> loss`: draw batch `i`, compute the method's loss, update the network."""
     require_trainable_backend()
+    compat.apply()
     loss_of_prediction = scene.sip_loss if method.loss == 'sip' else scene.physics_loss
 
     def loss_function(batch: Batch):
