@@ -32,6 +32,8 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--out', default=None, help='output directory (default results/<demo>)')
     parser.add_argument('--paper', action='store_true', help=f'use the paper configuration: {paper}')
     parser.add_argument('--resume', action='store_true', help='continue the runs saved in --out where they stopped')
+    parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=defaults.get('jit', False),
+                        help='JIT-compile each training step (network, physics and update)')
     return parser
 
 
@@ -74,8 +76,8 @@ def run_sip_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namesp
     methods = select_methods(scene.methods, args.methods, args.lr)
     config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods)}
     print(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
-          f"{args.steps} steps, batch {args.batch}; writing to {args.out}")
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config)
+          f"{args.steps} steps, batch {args.batch}{', jit' if args.jit else ''}; writing to {args.out}")
+    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit)
     for name, method in methods.items():
         experiment.run(name, method, args.steps, args.eval_every, resume=args.resume)
     figures = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'))]

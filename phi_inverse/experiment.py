@@ -29,12 +29,14 @@ class Experiment:
         test_size: Number of examples in the fixed test set.
         out: Directory for `metrics.json` and checkpoints; `None` keeps everything in memory.
         config: Extra settings to record (e.g. the command-line flags).
+        jit: Compile each training step's loss (network, physics, update); see `scenes.base.make_step`.
     """
 
     def __init__(self, scene: Scene, batch_size: int, seed: int = 0, test_size: int = 64, out: Optional[str] = None,
-                 config: dict = None):
+                 config: dict = None, jit: bool = False):
         require_trainable_backend()
         self.scene = scene
+        self.jit = jit
         self.batch_size = batch_size
         self.seed = seed
         self.out = out
@@ -44,7 +46,7 @@ class Experiment:
             'scene': scene.name,
             'backend': default_backend().name,
             'device': default_backend().get_default_device().device_type,
-            'config': {'batch': batch_size, 'seed': seed, 'test_size': test_size, **scene.config(), **(config or {})},
+            'config': {'batch': batch_size, 'seed': seed, 'test_size': test_size, 'jit': jit, **scene.config(), **(config or {})},
             'methods': {},
             'figures': [],
         }
@@ -67,7 +69,7 @@ class Experiment:
             entry.update(result.to_dict())
             self.save()
         try:
-            return train(make_step(self.scene, method, net, optimizer, self.batch_size, self.seed),
+            return train(make_step(self.scene, method, net, optimizer, self.batch_size, self.seed, self.jit),
                          evaluator(self.scene, net, self.test_set, self.batch_size),
                          steps, eval_every, checkpoint, resume, record, description=f'{self.scene.name}/{name}',
                          divergence_hint=f"Method '{name}' uses learning rate {method.learning_rate}; try a smaller one.")

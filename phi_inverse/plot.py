@@ -39,6 +39,24 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
     return _save(fig, path)
 
 
+def timing_bars(report: Dict[str, dict], path: str, title: str = '') -> str:
+    """Grouped bar chart of median times per backend: forward, inverse and training step, eager and JIT (log scale)."""
+    groups = [(operator, mode) for operator in ('forward', 'inverse', 'train_step') for mode in ('eager', 'jit')]
+    fig, axis = plt.subplots(figsize=(10, 4))
+    width = .8 / max(len(report), 1)
+    for index, (backend, entry) in enumerate(report.items()):
+        values = [entry['seconds'].get(o, {}).get(m, np.nan) * 1e3 for o, m in groups]
+        axis.bar(np.arange(len(groups)) + index * width, values, width, label=f"{backend} ({entry['device']})")
+    axis.set_xticks(np.arange(len(groups)) + width * (len(report) - 1) / 2)
+    axis.set_xticklabels([f'{o}\n{m}' for o, m in groups])
+    axis.set_yscale('log')
+    axis.set_ylabel('median time [ms]')
+    axis.legend()
+    axis.grid(True, axis='y', which='both', alpha=.3)
+    axis.set_title(title)
+    return _save(fig, path)
+
+
 def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = '', shared_scale: Sequence[List[str]] = ()) -> str:
     """Draws one row per entry of `rows` and one column per example.
 

@@ -11,7 +11,7 @@ from phi import math
 from phiml import nn
 
 from .. import compat, sip
-from ..checks import require_trainable_backend
+from ..checks import check_finite, require_trainable_backend
 from ..metrics import half_squared_norm, mean_abs_error
 
 LOSSES = ('sip', 'physics')
@@ -109,8 +109,12 @@ def data_seed(seed: int, *stream: int) -> int:
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
-def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, seed: int) -> Callable[[int], float]:
-    """The training step `step(i) -> loss`: draw batch `i`, compute the method's loss, update the network."""
+def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, seed: int, jit: bool = False) -> Callable[[int], float]:
+    """The training step `step(i) -> loss`: draw batch `i`, compute the method's loss, update the network.
+
+    Args:
+        jit: Compile the loss (network, physics and update) with `math.jit_compile`; traced once per batch shape.
+    """
     require_trainable_backend()
     compat.apply()
     loss_of_prediction = scene.sip_loss if method.loss == 'sip' else scene.physics_loss
@@ -118,10 +122,12 @@ def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, see
     def loss_function(batch: Batch):
         loss, y_loss = loss_of_prediction(scene.predict(net, batch), batch)
         return sip.batch_mean(loss), y_loss
+    objective = math.jit_compile(loss_function) if jit else loss_function
 
     def step(i: int) -> float:
         batch = scene.sample(batch_size, data_seed(seed, 1, i))
-        loss, _ = nn.update_weights(net, optimizer, loss_function, batch)
+        check_finite(batch.y, f'the target observations of training batch {i}')
+        loss, _ = nn.update_weights(net, optimizer, objective, batch)
         return float(loss.numpy())
     return step
 
