@@ -20,7 +20,6 @@ import os
 
 from phi_inverse import iterative, plot
 from phi_inverse.demo import argument_parser, parse, run_sip_demo
-from phi_inverse.scenes.base import split
 from phi_inverse.scenes.heat import HeatScene
 
 DEFAULTS = dict(steps=500, batch=32, res=32, eval_every=25, test_size=64, iterations=100, solver_examples=4)
@@ -28,10 +27,10 @@ PAPER = dict(steps=10_000, batch=128, res=64, eval_every=100, test_size=128, ite
 
 
 def example_figure(experiment, solutions: dict, path: str, count: int) -> str:
-    test = next(split(experiment.test_set, count))
+    test = experiment.test_set
     rows = {'y*': plot.examples(test.y, count), 'x*': plot.examples(test.x, count)}
-    for name, net in experiment.networks.items():
-        rows[f'x̂ {name}'] = plot.examples(experiment.scene.predict(net, test), count)
+    for name, prediction in experiment.test_predictions().items():
+        rows[f'x̂ {name}'] = plot.examples(prediction, count)
     for name, x in solutions.items():
         rows[f'x {name}'] = plot.examples(x, count)
     return plot.image_grid(rows, path, 'Heat: y*, x*, networks x̂, iterative solvers x',
@@ -40,9 +39,8 @@ def example_figure(experiment, solutions: dict, path: str, count: int) -> str:
 
 def compare_with_solvers(experiment, args) -> dict:
     """Runs the iterative solvers, adds the `iterative` section to `metrics.json`, draws `iterative.png`."""
-    examples = next(split(experiment.test_set, args.solver_examples))
-    section, solutions = iterative.compare(experiment.scene, experiment.networks, examples,
-                                           {name: args.iterations for name in iterative.SOLVERS}, experiment.test_set)
+    section, solutions = iterative.compare(experiment.scene, experiment.networks, experiment.test_set, args.solver_examples,
+                                           {name: args.iterations for name in iterative.SOLVERS}, args.batch)
     experiment.metrics['iterative'] = section
     references = {f'NN {name} ({entry["seconds_per_example"] * 1e3:.2g} ms/example)': entry['x_mae']
                   for name, entry in section['networks'].items()}

@@ -7,7 +7,7 @@ both side by side: accuracy on the same examples and wall time per example.
 """
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from phi import math
@@ -90,27 +90,38 @@ def inference_seconds(scene: Scene, networks: Dict[str, object], examples: Batch
     return {name: seconds / size for name, seconds in times.items()}
 
 
-def compare(scene: Scene, networks: Dict[str, object], examples: Batch, iterations: Dict[str, int],
-            inference_batch: Optional[Batch] = None) -> Dict[str, object]:
-    """Iterative solvers vs trained networks on the same examples: the `iterative` section of `metrics.json`.
+def compare(scene: Scene, networks: Dict[str, object], test_set: Batch, examples: int, iterations: Dict[str, int],
+            chunk: int) -> Tuple[dict, dict]:
+    """Iterative solvers vs trained networks on the first `examples` test examples: `metrics.json`'s `iterative`.
+
+    The networks predict in chunks of `chunk` examples, as in training and evaluation (batch normalisation sees
+    the same batch statistics), and are timed per example on one such chunk; the solvers run on one example at
+    a time.
 
     Args:
         scene: The scene the networks were trained on.
         networks: Trained networks by method name.
-        examples: Test examples the solvers run on (one at a time) and the networks are scored on.
+        test_set: Test examples; the solvers take the first `examples`.
         iterations: Solver name (a key of `SOLVERS`) → iterations.
-        inference_batch: Examples for timing the networks in batch mode (default `examples`).
+        chunk: Examples per network call.
 
     Returns:
         `(section, solutions)`: the JSON-ready comparison and each solver's final estimates.
     """
-    results = {name: solve_examples(scene, examples, SOLVERS[name], count) for name, count in iterations.items()}
-    seconds = inference_seconds(scene, networks, inference_batch or examples) if networks else {}
+    solved = next(split(test_set, examples))
+    results = {name: solve_examples(scene, solved, SOLVERS[name], count) for name, count in iterations.items()}
+    first_chunk = next(split(test_set, chunk))
+    seconds = inference_seconds(scene, networks, first_chunk) if networks else {}
     section = {
-        'examples': math.batch(examples.y).volume,
+        'examples': math.batch(solved.y).volume,
         'initial_guess': 'zero',
         'solvers': {name: result.to_dict() for name, result in results.items()},
-        'networks': {name: {'x_mae': float(math.mean(mean_abs_error(scene.predict(net, examples), examples.x), math.batch).numpy()),
-                            'seconds_per_example': seconds[name]} for name, net in networks.items()},
+        'networks': {name: {'x_mae': _network_error(scene, net, test_set, examples, chunk), 'seconds_per_example': seconds[name],
+                            'inference_batch': math.batch(first_chunk.y).volume} for name, net in networks.items()},
     }
     return section, {name: result.x for name, result in results.items()}
+
+
+def _network_error(scene: Scene, net, test_set: Batch, examples: int, chunk: int) -> float:
+    errors = [mean_abs_error(scene.predict(net, part), part.x).numpy([math.batch(part.y)]) for part in split(test_set, chunk)]
+    return float(np.mean(np.concatenate(errors)[:examples]))

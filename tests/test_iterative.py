@@ -25,7 +25,7 @@ def test_lbfgs_lowers_the_error_and_records_its_curve(scene_and_examples):
 def test_compare_puts_solvers_and_networks_side_by_side(scene_and_examples):
     scene, examples = scene_and_examples
     net = scene.network()
-    section, solutions = iterative.compare(scene, {'sip': net}, examples, {'gd': 3, 'l-bfgs-b': 3})
+    section, solutions = iterative.compare(scene, {'sip': net}, examples, 2, {'gd': 3, 'l-bfgs-b': 3}, chunk=2)
     assert set(section['solvers']) == {'gd', 'l-bfgs-b'} == set(solutions)
     assert section['examples'] == 2 and section['solvers']['gd']['iterations'] == 3
     assert section['networks']['sip']['seconds_per_example'] > 0
