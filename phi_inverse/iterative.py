@@ -2,8 +2,8 @@
 
 Each example is solved on its own: `x` minimises the scene's physics loss (`½‖P(x) − y*‖²` by default) with PhiML's
 `math.minimize`, by gradient descent (`'GD'`, adaptive step size) or SciPy's `'L-BFGS-B'`, for a fixed number of
-iterations from a fixed initial guess. The networks answer all examples in one batched call; `compare()` puts
-both side by side: accuracy on the same examples and wall time per example.
+iterations from a fixed initial guess. The networks answer many examples per call; `compare()` puts both side by
+side: accuracy on the same examples and wall time per example.
 """
 import time
 from dataclasses import dataclass, field
@@ -26,6 +26,8 @@ class IterativeResult:
     """Outcome of one iterative solver on a set of examples.
 
     Attributes:
+        method: PhiML / SciPy method name.
+        iterations: Iterations per example.
         x: The final estimates, batched like the examples.
         x_mae: Final `x_mae` per example.
         seconds: Wall time per example (recording the trajectory included; it is a copy per iteration).
