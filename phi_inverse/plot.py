@@ -109,3 +109,31 @@ def _save(fig, path: str) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def iteration_curves(curves: Dict[str, Sequence[float]], references: Dict[str, float], path: str, title: str = '',
+                     metric: str = 'x_mae') -> str:
+    """Plots the error of iterative solvers against their iteration, with horizontal lines for reference values.
+
+    Args:
+        curves: Solver label → error after each iteration (starting at iteration 0).
+        references: Label → error of a reference (e.g. a trained network), drawn as a dashed line.
+        path: Output image file.
+        title: Figure title.
+        metric: Axis label.
+
+    Returns:
+        `path`.
+    """
+    fig, axis = plt.subplots(figsize=(6.5, 4.2))
+    for label, values in curves.items():
+        axis.plot(np.arange(len(values)), values, label=label)
+    for (label, value), color in zip(references.items(), plt.rcParams['axes.prop_cycle'].by_key()['color'][len(curves):]):
+        axis.axhline(value, linestyle='--', color=color, label=label)
+    axis.set_yscale('log')
+    axis.set_xlabel('iteration')
+    axis.set_ylabel(metric)
+    axis.grid(True, which='both', alpha=.3)
+    axis.legend()
+    axis.set_title(title)
+    return _save(fig, path)
