@@ -10,12 +10,12 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from .. import sip
+from .. import optimizers, sip
 from ..checks import require_trainable_backend
 from ..metrics import half_squared_norm, mean_abs_error
 
 LOSSES = ('sip', 'physics')
-OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop}
+OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop, 'adadelta': optimizers.adadelta}
 
 
 @dataclass(frozen=True)
