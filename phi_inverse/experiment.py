@@ -70,8 +70,9 @@ class Experiment:
             entry.update(result.to_dict())
             self.save()
         try:
-            return train(make_step(self.scene, method, net, optimizer, self.batch_size, self.seed),
-                         evaluator(self.scene, net, self.test_set, self.batch_size),
+            scene = self.scene.for_method(name)
+            return train(make_step(scene, method, net, optimizer, self.batch_size, self.seed),
+                         evaluator(scene, net, self.test_set, self.batch_size),
                          steps, eval_every, checkpoint, resume, record, description=f'{self.scene.name}/{name}',
                          divergence_hint=f"Method '{name}' uses learning rate {method.learning_rate}; try a smaller one.",
                          time_budget=time_budget)

@@ -91,6 +91,11 @@ class Scene:
         """The SIP inverse update for the examples of `batch`."""
         raise NotImplementedError
 
+    def for_method(self, name: str) -> 'Scene':
+        """The scene as method `name` trains on it. Scenes whose methods differ in more than loss and optimizer
+        (e.g. SIP methods with different inverse updates) return a variant; data and test set stay the same."""
+        return self
+
     def physics_loss(self, x_pred, batch: Batch) -> Tuple[math.Tensor, math.Tensor]:
         """The loss the baseline backpropagates, `(loss, y_loss)` per example. Default: `½‖P(x̂) − y*‖²`."""
         return sip.physics_loss(x_pred, batch.y, self.simulator(batch))
