@@ -91,6 +91,28 @@ def _backend_hessian(backend: Backend, loss: Callable[[Tensor], Tensor], x: Tens
     return math.stop_gradient(g), math.stop_gradient(h)
 
 
+def scipy_minimize(loss: Callable[[Tensor], Tensor], x: Tensor, method: str, iterations: int, tolerance: float = 0.) -> Tensor:
+    """Minimises a per-example loss with SciPy from `x`, every example on its own; returns the minimisers.
+
+    Runs PhiML's batched SciPy driver (one SciPy solve per example, function and gradient evaluated for all examples
+    at once) without `math.minimize`'s per-example bookkeeping, whose cost grows with the batch size. Unconverged or
+    stalled examples return their last iterate.
+    """
+    backend = require_autodiff(x)
+    flat = flatten(x)
+    examples, parameters = flat.shape.batch, flat.shape.only(PARAMETER)
+
+    def native_loss(x_native):
+        per_example = loss(unflatten(math.reshaped_tensor(x_native, [examples, parameters]), x))
+        return math.sum(per_example, batch).native(), (math.reshaped_native(per_example, [examples]),)
+
+    count = max(1, examples.volume)
+    result = backend.minimize(method, native_loss, math.reshaped_native(flat, [examples, parameters]),
+                              backend.as_tensor(np.full(count, tolerance)), np.full(count, iterations), False)
+    x_min = math.reshaped_tensor(backend.as_tensor(backend.to_float(result.x)), [examples, parameters])
+    return unflatten(math.convert(x_min, backend), x)
+
+
 def symmetric_decomposition(hessian: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
     """`H = U diag(s) Vᵀ` per example (singular value decomposition of a symmetric matrix).
 

@@ -18,13 +18,14 @@ References:
     Dauphin et al., "Identifying and attacking the saddle point problem in high-dimensional non-convex
     optimization", NeurIPS 2014 (saddle-free Newton).
 """
+import warnings
 from typing import Callable, Optional
 
 from phi import math
-from phi.math import Diverged, NotConverged, Solve, Tensor
+from phi.math import Tensor
 
 from . import derivatives
-from .derivatives import from_eigenbasis, gradient_and_hessian, inverse_problem_loss, symmetric_decomposition, to_eigenbasis
+from .derivatives import EIGEN, from_eigenbasis, gradient_and_hessian, inverse_problem_loss, symmetric_decomposition, to_eigenbasis
 from .sip import InverseUpdate
 
 Forward = Callable[[Tensor], Tensor]
@@ -50,18 +51,22 @@ def saddle_free_newton(forward: Forward, max_loss_change: Optional[float] = None
     """Newton's step along each eigenvector of `H`, turned downhill: `Δx = −η Σ_k u_k g_k / |λ_k|`.
 
     Each component decreases `L` to first order (`g_k Δ_k ≤ 0`), so the update never climbs towards a maximum
-    or saddle point. Where the curvature `|λ_k|` is small against the slope, the quadratic model is not to be
-    trusted and the Newton step explodes; `max_loss_change` limits each component's predicted loss change,
-    `|g_k Δ_k| ≤ max_loss_change`, i.e. `|Δ_k| ≤ max_loss_change / |g_k|` (a flat direction with slope gets
-    exactly this step). Without a limit, flat directions (`λ_k = 0`) get no step.
+    or saddle point. Where the curvature is small against the slope, the quadratic model is not to be trusted
+    and the Newton step explodes. `max_loss_change` limits the predicted loss change of such components,
+    `|g_k Δ_k| ≤ max_loss_change`, i.e. `|Δ_k| ≤ max_loss_change / |g_k|`; it applies to the directions whose
+    curvature `|λ_k|` is at most the geometric mean of all `|λ|` of the example (all of them for one parameter),
+    while the more strongly curved directions, where the quadratic model holds best, take their full Newton
+    step. A flat direction (`λ_k = 0`) with a slope gets exactly the limit; without a limit it gets no step.
 
     Args:
         forward: The simulation `P`.
-        max_loss_change: Limit of each eigen-component's first-order loss decrease, or `None`. The paper uses 0.2.
+        max_loss_change: Limit of the first-order loss decrease per weakly curved eigen-component, or `None`.
+            The paper uses 0.2.
         eta: Step size.
 
     References:
-        Holl et al. 2022, appendix B.1; Dauphin et al. 2014.
+        Holl et al. 2022, appendix B.1, and the authors' code (sin_characterization/newton.py);
+        Dauphin et al. 2014.
     """
     def update(x: Tensor, *, y_target: Tensor, y: Optional[Tensor] = None) -> Tensor:
         g, h = gradient_and_hessian(inverse_problem_loss(forward, y_target), x)
@@ -69,8 +74,9 @@ def saddle_free_newton(forward: Forward, max_loss_change: Optional[float] = None
         slope = to_eigenbasis(u, g)
         length = math.divide_no_nan(abs(slope), s)
         if max_loss_change is not None:
+            weakly_curved = math.log(s) <= math.mean(math.log(s), EIGEN)
             limit = math.divide_no_nan(max_loss_change, abs(slope))
-            length = math.where(s > 0, math.minimum(length, limit), limit)
+            length = math.where(weakly_curved, math.where(s > 0, math.minimum(length, limit), limit), length)
         return derivatives.unflatten(-eta * from_eigenbasis(u, length * math.sign(slope)), x)
     return update
 
@@ -128,7 +134,7 @@ def iterative_inverse(forward: Forward, iterations: int, method: str = 'L-BFGS-B
     Args:
         forward: The simulation `P`.
         iterations: Number of solver iterations `n ≥ 1`.
-        method: `'L-BFGS-B'` (SciPy, through `math.minimize`; every example is solved on its own) or
+        method: `'L-BFGS-B'` (SciPy; every example is solved on its own, function evaluations are batched) or
             `'Gauss-Newton'`: `x ← x − (JᵀJ + μI)⁻¹ Jᵀ(P(x) − y*)` with the Jacobian `J` of `P`.
         damping: Levenberg damping `μ ≥ 0` of Gauss–Newton.
         tolerance: L-BFGS-B stops early for an example whose loss change or projected gradient falls below it.
@@ -142,11 +148,8 @@ def iterative_inverse(forward: Forward, iterations: int, method: str = 'L-BFGS-B
         raise ValueError(f"method must be one of {ITERATIVE_METHODS} but got '{method}'.")
 
     def update(x: Tensor, *, y_target: Tensor, y: Optional[Tensor] = None) -> Tensor:
-        loss = inverse_problem_loss(forward, y_target)
         if method == 'L-BFGS-B':
-            derivatives.require_autodiff(x)
-            solve = Solve('L-BFGS-B', 0, tolerance, x0=x, max_iterations=iterations, suppress=[NotConverged, Diverged])
-            return math.minimize(loss, solve) - x
+            return derivatives.scipy_minimize(inverse_problem_loss(forward, y_target), x, 'L-BFGS-B', iterations, tolerance) - x
         x_n = x
         for _ in range(iterations):
             x_n = x_n + gauss_newton_step(forward, x_n, y_target, damping)
@@ -171,15 +174,22 @@ def gauss_newton_step(forward: Forward, x: Tensor, y_target: Tensor, damping: fl
 def compiled(update: InverseUpdate) -> InverseUpdate:
     """`update` JIT-compiled on its Tensor arguments with `math.jit_compile` (traced once per shape and backend).
 
-    For the Newton-type updates and the normalised gradient; not for L-BFGS-B, which runs in SciPy. `y` is not
-    passed on (these updates re-simulate). On TensorFlow the update runs uncompiled: PhiML 1.16 cannot
-    differentiate inside a TensorFlow trace (autograph turns its scalar-loss check into a `tf.cond` whose two
-    branches both differentiate with one non-persistent tape).
+    Meant for the Newton-type updates; not for L-BFGS-B, which runs in SciPy. `y` is not passed on (these
+    updates re-simulate). Where a trace is impossible the update runs uncompiled: always on TensorFlow, where
+    PhiML 1.16 cannot differentiate inside a trace (autograph turns its scalar-loss check into a `tf.cond` whose
+    two branches both differentiate with one non-persistent tape), and, after one warning, on PyTorch when
+    `torch.jit.trace` cannot record the backward pass (e.g. of `exp`, whose derivative reuses its output).
     """
     trace = math.jit_compile(lambda x, y_target: update(x, y_target=y_target))
+    untraceable = {'tensorflow'}
 
     def compiled_update(x: Tensor, *, y_target: Tensor, y: Optional[Tensor] = None) -> Tensor:
-        if x.default_backend.name == 'tensorflow':
-            return update(x, y_target=y_target)
-        return trace(x, y_target)
+        backend = x.default_backend.name
+        if backend not in untraceable:
+            try:
+                return trace(x, y_target)
+            except RuntimeError as error:
+                untraceable.add(backend)
+                warnings.warn(f"Running the inverse update uncompiled: {backend} cannot trace it ({str(error).splitlines()[0]})", RuntimeWarning)
+        return update(x, y_target=y_target)
     return compiled_update
