@@ -81,7 +81,8 @@ def run_sip_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namesp
     if time_budget is not None:
         config['time_budget'] = time_budget
     print(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
-          f"{args.steps} steps, batch {args.batch}; writing to {args.out}")
+          f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
+          f"batch {args.batch}; writing to {args.out}")
     experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config)
     for name, method in methods.items():
         experiment.run(name, method, args.steps, args.eval_every, resume=args.resume, time_budget=time_budget)
