@@ -26,7 +26,7 @@ from phi_inverse.experiment import Experiment
 from phi_inverse.scenes.sine2d import Sine2DScene
 
 METHODS = ('sip', 'adam', 'sgd', 'adadelta', 'adagrad', 'rmsprop')
-DEFAULTS = dict(steps=3000, batch=100, eval_every=250, test_size=1000, time_budget=20., sweep_budget=4.,
+DEFAULTS = dict(steps=3000, batch=100, eval_every=100, test_size=1000, time_budget=20., sweep_budget=4.,
                 xi_values=(1, 3, 10, 32, 100), phi_values=(0, 15, 30, 45))
 PAPER = dict(steps=50000, batch=100, eval_every=1000, test_size=1000, time_budget=600., sweep_budget=600.,
              xi_values=(1, 2, 4, 8, 16, 32, 64, 100), phi_values=(0, 5, 10, 15, 20, 25, 30, 35, 40, 45))
@@ -121,8 +121,11 @@ def late_mean(curve, fraction=.1) -> float:
 def sweep_figure(metrics: dict, path: str) -> str:
     fig, (by_xi, by_phi) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, entry in metrics['methods'].items():
-        by_xi.plot(entry['xi_sweep']['xi'], entry['xi_sweep']['x_dist'], 'o-', label=name)
-        by_phi.plot(entry['phi_sweep']['phi'], entry['phi_sweep']['x_dist'], 'o-', label=name)
+        diverged = [f'ξ = {xi:g}' for xi, d in zip(entry['xi_sweep']['xi'], entry['xi_sweep']['x_dist']) if not np.isfinite(d)]
+        diverged += [f'φ = {phi:g}°' for phi, d in zip(entry['phi_sweep']['phi'], entry['phi_sweep']['x_dist']) if not np.isfinite(d)]
+        label = name + (f" (diverged at {', '.join(diverged)})" if diverged else '')
+        by_xi.plot(entry['xi_sweep']['xi'], entry['xi_sweep']['x_dist'], 'o-', label=label)
+        by_phi.plot(entry['phi_sweep']['phi'], entry['phi_sweep']['x_dist'], 'o-', label=label)
     by_xi.set_xscale('log')
     by_xi.set_xlabel('conditioning ξ (φ = 0)')
     by_phi.set_xlabel('coupling φ [°] (ξ = 32)')
@@ -130,7 +133,7 @@ def sweep_figure(metrics: dict, path: str) -> str:
     for axis in (by_xi, by_phi):
         axis.set_yscale('log')
         axis.grid(True, which='both', alpha=.3)
-    by_xi.legend()
+    by_phi.legend(loc='center right', fontsize=9)
     budget = metrics['config']['time_budget']
     fig.suptitle(f"sine 2D ({metrics['backend']}, {metrics['device']}): "
                  + (f"{budget:g} s of training per point" if budget else f"{metrics['config']['steps']} steps per point"))

@@ -50,11 +50,7 @@ def gradient_and_hessian(loss: Callable[[Tensor], Tensor], x: Tensor) -> Tuple[T
     Returns:
         `(g, H)`: `g` has dimensions `(batch…, parameter)`, `H` has `(batch…, parameter, ~parameter)`.
     """
-    if isinstance(x, Field):
-        raise TypeError(f"Hessian-based updates need x as a Tensor with a few entries per example, but got a Field {x.shape}. "
-                        f"A grid's Hessian is too large to form; pass field.values for small grids, or use "
-                        f"updates.normalized_gradient() or updates.iterative_inverse(method='L-BFGS-B').")
-    backend = require_autodiff(x)
+    backend = require_low_dimensional(x, 'Hessian-based updates')
     flat = flatten(x)
     flat_loss = lambda v: loss(unflatten(v, x))
     if backend.supports(Backend.hessian):
@@ -89,28 +85,6 @@ def _backend_hessian(backend: Backend, loss: Callable[[Tensor], Tensor], x: Tens
     g = math.reshaped_tensor(g, [examples, parameters])
     h = math.reshaped_tensor(h, [examples, parameters, parameters.as_dual()])
     return math.stop_gradient(g), math.stop_gradient(h)
-
-
-def scipy_minimize(loss: Callable[[Tensor], Tensor], x: Tensor, method: str, iterations: int, tolerance: float = 0.) -> Tensor:
-    """Minimises a per-example loss with SciPy from `x`, every example on its own; returns the minimisers.
-
-    Runs PhiML's batched SciPy driver (one SciPy solve per example, function and gradient evaluated for all examples
-    at once) without `math.minimize`'s per-example bookkeeping, whose cost grows with the batch size. Unconverged or
-    stalled examples return their last iterate.
-    """
-    backend = require_autodiff(x)
-    flat = flatten(x)
-    examples, parameters = flat.shape.batch, flat.shape.only(PARAMETER)
-
-    def native_loss(x_native):
-        per_example = loss(unflatten(math.reshaped_tensor(x_native, [examples, parameters]), x))
-        return math.sum(per_example, batch).native(), (math.reshaped_native(per_example, [examples]),)
-
-    count = max(1, examples.volume)
-    result = backend.minimize(method, native_loss, math.reshaped_native(flat, [examples, parameters]),
-                              backend.as_tensor(np.full(count, tolerance)), np.full(count, iterations), False)
-    x_min = math.reshaped_tensor(backend.as_tensor(backend.to_float(result.x)), [examples, parameters])
-    return unflatten(math.convert(x_min, backend), x)
 
 
 def symmetric_decomposition(hessian: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
@@ -150,6 +124,15 @@ def unflatten(flat: Tensor, like: Tensor) -> Tensor:
     if not like.shape.non_batch:
         return flat[{PARAMETER: 0}]
     return math.unpack_dim(flat, PARAMETER, like.shape.non_batch)
+
+
+def require_low_dimensional(x, what: str) -> Backend:
+    """The backend of `x` if `x` is a Tensor on a differentiating backend; otherwise an error naming the fix."""
+    if isinstance(x, Field):
+        raise TypeError(f"{what} need x as a Tensor with a few entries per example, but got a Field {x.shape}: a grid's "
+                        f"Hessian or per-example SciPy solve is too large. For grids use updates.normalized_gradient() "
+                        f"or an operator's own inverse update (e.g. physics.poisson.laplace_update()).")
+    return require_autodiff(x)
 
 
 def require_autodiff(x) -> Backend:

@@ -21,8 +21,10 @@ References:
 import warnings
 from typing import Callable, Optional
 
+import numpy as np
+
 from phi import math
-from phi.math import Tensor
+from phi.math import Tensor, batch
 
 from . import derivatives
 from .derivatives import EIGEN, from_eigenbasis, gradient_and_hessian, inverse_problem_loss, symmetric_decomposition, to_eigenbasis
@@ -149,12 +151,34 @@ def iterative_inverse(forward: Forward, iterations: int, method: str = 'L-BFGS-B
 
     def update(x: Tensor, *, y_target: Tensor, y: Optional[Tensor] = None) -> Tensor:
         if method == 'L-BFGS-B':
-            return derivatives.scipy_minimize(inverse_problem_loss(forward, y_target), x, 'L-BFGS-B', iterations, tolerance) - x
+            return _scipy_minimize(inverse_problem_loss(forward, y_target), x, 'L-BFGS-B', iterations, tolerance) - x
         x_n = x
         for _ in range(iterations):
             x_n = x_n + gauss_newton_step(forward, x_n, y_target, damping)
         return x_n - x
     return update
+
+
+def _scipy_minimize(loss: Callable[[Tensor], Tensor], x: Tensor, method: str, iterations: int, tolerance: float = 0.) -> Tensor:
+    """Minimises a per-example loss with SciPy from `x`, every example on its own; returns the minimisers.
+
+    Runs PhiML's batched SciPy driver (one SciPy solve per example, function and gradient evaluated for all examples
+    at once) without `math.minimize`'s per-example bookkeeping, whose cost grows with the batch size. Unconverged or
+    stalled examples return their last iterate.
+    """
+    backend = derivatives.require_low_dimensional(x, 'SciPy updates')
+    flat = derivatives.flatten(x)
+    examples, parameters = flat.shape.batch, flat.shape.only(derivatives.PARAMETER)
+
+    def native_loss(x_native):
+        per_example = loss(derivatives.unflatten(math.reshaped_tensor(x_native, [examples, parameters]), x))
+        return math.sum(per_example, batch).native(), (math.reshaped_native(per_example, [examples]),)
+
+    count = max(1, examples.volume)
+    result = backend.minimize(method, native_loss, math.reshaped_native(flat, [examples, parameters]),
+                              backend.as_tensor(np.full(count, tolerance)), np.full(count, iterations), False)
+    x_min = math.reshaped_tensor(backend.as_tensor(backend.to_float(result.x)), [examples, parameters])
+    return derivatives.unflatten(math.convert(x_min, backend), x)
 
 
 def gauss_newton_step(forward: Forward, x: Tensor, y_target: Tensor, damping: float = 0.) -> Tensor:
