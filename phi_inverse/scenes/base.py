@@ -10,12 +10,12 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from .. import compat, sip
+from .. import compat, optimizers, sip
 from ..checks import check_finite, require_trainable_backend
 from ..metrics import half_squared_norm, mean_abs_error
 
 LOSSES = ('sip', 'physics')
-OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop}
+OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop, 'adadelta': optimizers.adadelta}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,11 @@ class Scene:
     def inverse_update(self, batch: Batch) -> sip.InverseUpdate:
         """The SIP inverse update for the examples of `batch`."""
         raise NotImplementedError
+
+    def for_method(self, name: str) -> 'Scene':
+        """The scene as method `name` trains on it. Scenes whose methods differ in more than loss and optimizer
+        (e.g. SIP methods with different inverse updates) return a variant; data and test set stay the same."""
+        return self
 
     def physics_loss(self, x_pred, batch: Batch) -> Tuple[math.Tensor, math.Tensor]:
         """The loss the baseline backpropagates, `(loss, y_loss)` per example. Default: `½‖P(x̂) − y*‖²`."""
