@@ -4,6 +4,9 @@
   so Adam's bias correction stays at step 0 and the effective step size settles at ≈0.32× that of PyTorch
   and TensorFlow. Jit-compiled, it also closes over the optimizer state of its first call, so training stops
   progressing. `patch_jax_optimizer()` replaces it with an update that passes the current state and step.
+* JAX: the backend's hyperbolic and inverse trigonometric functions (`tanh`, `sinh`, `arctan`, …) and
+  `argmax`/`argmin` are NumPy's, so they pull values to the host, cut gradients and fail inside `jit`.
+  `patch_jax_math()` replaces them with `jax.numpy`'s.
 * TensorFlow: `jit_compile` wraps functions in `tf.function` with AutoGraph enabled, which rewrites PhiML's
   own Python internals on every trace (tens of seconds to minutes per trace). PhiML code does not rely on
   AutoGraph (it uses the backend's loop primitives explicitly), so `patch_tensorflow_jit()` traces without it.
@@ -19,6 +22,7 @@ def apply():
     """Applies the patches for every backend that is imported. Idempotent and cheap."""
     if 'jax' in sys.modules and 'jax' not in _PATCHED:
         patch_jax_optimizer()
+        patch_jax_math()
     if 'tensorflow' in sys.modules and 'tensorflow' not in _PATCHED:
         patch_tensorflow_jit()
 
@@ -28,6 +32,17 @@ def patch_jax_optimizer():
     from phiml.backend.jax import stax_nets
     stax_nets.JaxOptimizer.update = _jax_update
     _PATCHED.add('jax')
+
+
+JAX_NUMPY_FUNCTIONS = ('arctan', 'arctan2', 'sinh', 'arcsinh', 'cosh', 'arccosh', 'tanh', 'arctanh', 'argmax', 'argmin')
+
+
+def patch_jax_math():
+    """Makes the JAX backend compute `JAX_NUMPY_FUNCTIONS` with `jax.numpy` instead of NumPy."""
+    import jax.numpy as jnp
+    from phiml.backend.jax._jax_backend import JaxBackend
+    for name in JAX_NUMPY_FUNCTIONS:
+        setattr(JaxBackend, name, staticmethod(getattr(jnp, name)))
 
 
 def _jax_update(self, net, loss_function, wrt, loss_args, loss_kwargs):

@@ -62,3 +62,18 @@ def test_tensorflow_jit_traces_without_autograph():
 
         with pytest.raises(Exception, match='symbolic'):
             branch(math.tensor(1.))
+
+
+@pytest.mark.parametrize('name', ['tanh', 'arctan', 'sinh'])
+def test_jax_hyperbolic_functions_trace_and_differentiate(name):
+    """Unpatched, these are NumPy's: `jit` fails on the tracer and the gradient is lost."""
+    pytest.importorskip('jax')
+    with backends.get('jax'):
+        function = getattr(math, name)
+        x = math.tensor(np.linspace(-2, 2, 5, dtype=np.float32), math.spatial('x'))
+        compiled = math.jit_compile(lambda x: function(x))
+        np.testing.assert_allclose(compiled(x).numpy(), getattr(np, name)(x.numpy()), rtol=1e-6)
+        gradient = math.gradient(lambda x: math.sum(function(x)), wrt='x', get_output=False)(x)
+        step = 1e-3
+        numeric = (getattr(np, name)(x.numpy() + step) - getattr(np, name)(x.numpy() - step)) / (2 * step)
+        np.testing.assert_allclose(gradient.numpy(), numeric, rtol=1e-2)
