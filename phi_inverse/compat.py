@@ -10,6 +10,9 @@
 * TensorFlow: `jit_compile` wraps functions in `tf.function` with AutoGraph enabled, which rewrites PhiML's
   own Python internals on every trace (tens of seconds to minutes per trace). PhiML code does not rely on
   AutoGraph (it uses the backend's loop primitives explicitly), so `patch_tensorflow_jit()` traces without it.
+* TensorFlow: the backend's gradient decides between `tape.gradient` and `tape.jacobian` with a Python `if` on
+  a traced shape, so no function that differentiates (e.g. a Newton update inside a training step) can be
+  jit-compiled. `patch_tensorflow_jit()` decides on the static shape instead.
 
 `apply()` patches whichever of these backends is imported; `phi_inverse.backends` calls it when selecting one.
 """
@@ -88,4 +91,25 @@ def patch_tensorflow_jit():
         compiled = tf.function(f, autograph=False)
         return lambda *args: TENSORFLOW.as_registered.call(compiled, *args, name=f"run jit-compiled '{f.__name__}'")
     TENSORFLOW.jit_compile = jit_compile
+    TENSORFLOW.jacobian = _tensorflow_jacobian
     _PATCHED.add('tensorflow')
+
+
+def _tensorflow_jacobian(f, wrt, get_output: bool, is_f_scalar: bool):
+    import tensorflow as tf
+    from phiml.backend.tensorflow import TENSORFLOW as backend
+
+    def eval_grad(*args):
+        args = [backend.as_tensor(arg, True) if i in wrt else arg for i, arg in enumerate(args)]
+        args = [backend.to_float(arg) if i in wrt and backend.dtype(arg).kind in (bool, int) else arg for i, arg in enumerate(args)]
+        wrt_args = [arg for i, arg in enumerate(args) if i in wrt]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            for arg in wrt_args:
+                tape.watch(arg)
+            loss, output = f(*args)
+        scalar = loss.shape.num_elements() == 1 if loss.shape.is_fully_defined() else is_f_scalar
+        gradients = list(tape.gradient(loss, wrt_args) if scalar else tape.jacobian(loss, wrt_args))
+        if any(g is None for g in gradients):
+            raise AssertionError(f"TensorFlow returned no gradient for argument {gradients.index(None)} of {f.__name__}.")
+        return (*output, *gradients) if get_output else gradients
+    return eval_grad

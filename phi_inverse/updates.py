@@ -199,13 +199,12 @@ def compiled(update: InverseUpdate) -> InverseUpdate:
     """`update` JIT-compiled on its Tensor arguments with `math.jit_compile` (traced once per shape and backend).
 
     Meant for the Newton-type updates; not for L-BFGS-B, which runs in SciPy. `y` is not passed on (these
-    updates re-simulate). Where a trace is impossible the update runs uncompiled: always on TensorFlow, where
-    PhiML 1.16 cannot differentiate inside a trace (autograph turns its scalar-loss check into a `tf.cond` whose
-    two branches both differentiate with one non-persistent tape), and, after one warning, on PyTorch when
-    `torch.jit.trace` cannot record the backward pass (e.g. of `exp`, whose derivative reuses its output).
+    updates re-simulate). Where a trace is impossible the update runs uncompiled, after one warning: on PyTorch
+    when `torch.jit.trace` cannot record the backward pass (e.g. of `exp`, whose derivative reuses its output).
+    TensorFlow traces it with `phi_inverse.compat`'s gradient fix.
     """
     trace = math.jit_compile(lambda x, y_target: update(x, y_target=y_target))
-    untraceable = {'tensorflow'}
+    untraceable = set()
 
     def compiled_update(x: Tensor, *, y_target: Tensor, y: Optional[Tensor] = None) -> Tensor:
         backend = x.default_backend.name

@@ -77,3 +77,13 @@ def test_jax_hyperbolic_functions_trace_and_differentiate(name):
         step = 1e-3
         numeric = (getattr(np, name)(x.numpy() + step) - getattr(np, name)(x.numpy() - step)) / (2 * step)
         np.testing.assert_allclose(gradient.numpy(), numeric, rtol=1e-2)
+
+
+def test_tensorflow_differentiates_inside_jit():
+    """PhiML's TensorFlow gradient branches in Python on a traced shape; patched, it decides on the static shape."""
+    pytest.importorskip('tensorflow')
+    with backends.get('tensorflow'):
+        x = math.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), math.batch('b'), math.spatial('x'))
+        gradient = math.gradient(lambda x: math.sum(x ** 2, 'x'), 'x', get_output=False)
+        compiled = math.jit_compile(lambda x: gradient(x))
+        np.testing.assert_allclose(compiled(x).numpy('b,x'), 2 * x.numpy('b,x'))
