@@ -19,11 +19,18 @@ import tempfile
 import numpy as np
 
 from phi_inverse import backends, comparison, plot
+from phi_inverse.scenes.exponential import ExponentialScene
+from phi_inverse.scenes.heat import HeatScene
 from phi_inverse.scenes.poisson import PoissonScene
+from phi_inverse.scenes.sine2d import Sine2DScene
 
-SCENES = {
-    'poisson': lambda args, jit: PoissonScene(res=args.res, jit=jit),
+SIP_SCENES = {  # name: (make_scene(args, jit), SIP method)
+    'poisson': (lambda args, jit: PoissonScene(res=args.res, jit=jit), 'sip'),
+    'heat': (lambda args, jit: HeatScene(res=args.res), 'sip'),
+    'sine2d': (lambda args, jit: Sine2DScene(), 'sip'),
+    'exponential': (lambda args, jit: ExponentialScene('newton'), 'newton'),
 }
+SCENES = {**SIP_SCENES}
 PARITY_AIM, PARITY_ACCEPTED = 1e-5, 1e-4
 
 
@@ -47,11 +54,17 @@ def argument_parser() -> argparse.ArgumentParser:
 def run_worker(args):
     """Measures one backend in this process and writes `report.json` and `outputs.npz` to `--worker-dir`."""
     backend = backends.select(args.worker, args.device)
-    probe_for = comparison.sip_probe(lambda jit: SCENES[args.scene](args, jit), args.batch, args.seed)
+    probe_for = probe_factory(args)
     report, outputs = comparison.measure(probe_for, args.steps, args.repeat, can_train=args.worker != 'numpy')
     with open(os.path.join(args.worker_dir, 'report.json'), 'w') as file:
         json.dump({'backend': backend.name, **report}, file)
     np.savez(os.path.join(args.worker_dir, 'outputs.npz'), **outputs)
+
+
+def probe_factory(args):
+    """`probe_for(jit)` of the chosen scene."""
+    make_scene, method = SIP_SCENES[args.scene]
+    return comparison.sip_probe(lambda jit: make_scene(args, jit), args.batch, args.seed, method)
 
 
 def run_backend(name: str, argv, directory: str) -> tuple:

@@ -62,21 +62,40 @@ def measure(probe_for: Callable[[bool], Probe], steps: int, repeat: int, can_tra
     report = {'device': backends.describe_device(backend), 'jit_supported': backend.supports(Backend.jit_compile),
               'seconds': {}, 'memory': {}, 'final': {}}
     outputs = {}
+    trainable_modes = []
     for jit in jit_modes(backend):
         probe = probe_for(jit)
         arguments = probe.inputs()
         mode = 'jit' if jit else 'eager'
-        for name in OPERATORS:
-            report['seconds'].setdefault(name, {})[mode] = interleaved_medians({name: lambda: getattr(probe, name)(*arguments)}, repeat)[name]
-        if not jit:
-            outputs = {name: as_numpy(getattr(probe, name)(*arguments)) for name in OPERATORS}
+        for name in runnable_operators(probe, arguments):
+            operator = getattr(probe, name)
+            report['seconds'].setdefault(name, {})[mode] = interleaved_medians({name: lambda: operator(*arguments)}, repeat)[name]
+            if not jit:
+                outputs[name] = as_numpy(operator(*arguments))
         if can_train:
-            report['seconds'].setdefault('train_step', {})[mode] = _median_step_time(probe.train_step(), repeat)
-    if can_train:
-        report['final'] = probe_for(jit_modes(backend)[-1]).train(steps)
+            try:
+                report['seconds'].setdefault('train_step', {})[mode] = _median_step_time(probe.train_step(), repeat)
+                trainable_modes.append(jit)
+            except RuntimeError as error:  # e.g. torch.jit.trace cannot record a backward pass inside the step
+                report.setdefault('errors', {})[f'train_step {mode}'] = str(error).splitlines()[0]
+                print(f"{backend.name}: no {mode} training step: {report['errors'][f'train_step {mode}']}")
+    if trainable_modes:
+        report['final'] = probe_for(trainable_modes[-1]).train(steps)
     report['memory'] = {'peak_rss_mb': _peak_rss_mb(), 'rss_increase_mb': _peak_rss_mb() - baseline_rss,
                         **backends.peak_device_memory_mb(backend)}
     return report, outputs
+
+
+def runnable_operators(probe: Probe, arguments: tuple) -> Sequence[str]:
+    """The `OPERATORS` the default backend can run: NumPy cannot differentiate, so Hessian-based updates are left out."""
+    names = []
+    for name in OPERATORS:
+        try:
+            getattr(probe, name)(*arguments)
+            names.append(name)
+        except NotImplementedError as error:
+            print(f"{default_backend().name}: skipping '{name}': {error}")
+    return names
 
 
 def _median_step_time(step: Callable[[int], float], repeat: int) -> float:
@@ -110,8 +129,8 @@ def parity(outputs: Dict[str, Dict[str, np.ndarray]]) -> dict:
     """
     pairs = {}
     for (a, out_a), (b, out_b) in combinations(outputs.items(), 2):
-        pairs[f'{a}-{b}'] = {name: float(np.max(np.abs(out_a[name] - out_b[name]))) for name in OPERATORS}
-    by_operator = {name: max([p[name] for p in pairs.values()], default=0.) for name in OPERATORS}
+        pairs[f'{a}-{b}'] = {name: float(np.max(np.abs(out_a[name] - out_b[name]))) for name in OPERATORS if name in out_a and name in out_b}
+    by_operator = {name: max([p[name] for p in pairs.values() if name in p], default=0.) for name in OPERATORS}
     return {'max_abs_diff': max(by_operator.values(), default=0.), 'by_operator': by_operator, 'pairs': pairs}
 
 
@@ -134,6 +153,9 @@ def _milliseconds(seconds: Optional[float]) -> str:
 def sip_probe(make_scene: Callable[[bool], 'Scene'], batch_size: int, seed: int, method: str = 'sip', test_size: int = 32):
     """`probe_for(jit)` for a SIP scene: its simulator and inverse update on a sampled batch and a guess `x`.
 
+    The guess is the ground truth of a second sampled batch, or that batch's observation where the scene keeps
+    no ground truth (its observations and solutions share one space).
+
     Args:
         make_scene: `make_scene(jit)` builds the scene with JIT-compiled or eager physics.
         batch_size: Examples per batch.
@@ -148,7 +170,8 @@ def sip_probe(make_scene: Callable[[bool], 'Scene'], batch_size: int, seed: int,
         scene = make_scene(jit)
 
         def inputs():
-            return scene.sample(batch_size, data_seed(seed, 2)), scene.sample(batch_size, data_seed(seed, 3)).x
+            guess = scene.sample(batch_size, data_seed(seed, 3))
+            return scene.sample(batch_size, data_seed(seed, 2)), guess.y if guess.x is None else guess.x
 
         def train_step():
             math.seed(seed)

@@ -40,12 +40,43 @@ def test_measure_times_eager_and_jit_training(torch_backend):
     np.testing.assert_allclose(outputs['forward'], expected, atol=1e-5)
 
 
-def test_backend_comparison_demo_writes_the_contract(tmp_path):
-    pytest.importorskip('torch')
+def load_demo():
     path = os.path.join(os.path.dirname(__file__), '..', 'demos', 'backend_comparison.py')
     spec = importlib.util.spec_from_file_location('backend_comparison', path)
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
+    return demo
+
+
+def test_parity_skips_operators_a_backend_could_not_run():
+    outputs = {'numpy': {'forward': np.zeros(2)}, 'torch': {'forward': np.ones(2), 'inverse': np.ones(2)},
+               'jax': {'forward': np.ones(2), 'inverse': np.ones(2) * 1.5}}
+    parity = comparison.parity(outputs)
+    assert parity['pairs']['numpy-torch'] == {'forward': 1.}
+    assert parity['by_operator'] == {'forward': 1., 'inverse': .5}
+
+
+def test_measure_leaves_out_the_newton_update_on_numpy():
+    """NumPy cannot differentiate: the sine-2D scene's Hessian-based update is skipped, its forward is timed."""
+    demo = load_demo()
+    args = demo.argument_parser().parse_args(['--scene', 'sine2d', '--batch', '2'])
+    with backends.get('numpy'):
+        report, outputs = comparison.measure(demo.probe_factory(args), steps=0, repeat=1, can_train=False)
+    assert set(report['seconds']) == {'forward'} and set(outputs) == {'forward'}
+
+
+@pytest.mark.parametrize('scene', ['heat', 'sine2d', 'exponential'])
+def test_every_sip_scene_takes_part(scene, torch_backend):
+    demo = load_demo()
+    args = demo.argument_parser().parse_args(['--scene', scene, '--batch', '2', '--res', '16'])
+    report, outputs = comparison.measure(demo.probe_factory(args), steps=1, repeat=1)
+    assert set(outputs) == {'forward', 'inverse'} and np.all(np.isfinite(outputs['inverse']))
+    assert report['seconds']['train_step']['eager'] > 0 and report['final']
+
+
+def test_backend_comparison_demo_writes_the_contract(tmp_path):
+    pytest.importorskip('torch')
+    demo = load_demo()
     demo.main(['--backends', 'numpy,torch', '--steps', '1', '--repeat', '1', '--res', '16', '--batch', '2', '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert set(metrics['backends']) == {'numpy', 'torch'}
