@@ -48,7 +48,7 @@ def rows(res: int = 32, batch_size: int = 32, repeat: int = 30, device=None) -> 
     backends.select('torch', device)
     from phi import math
     from phiml import nn
-    from phi_inverse.scenes.base import Method, data_seed
+    from phi_inverse.scenes.base import data_seed
     from phi_inverse.scenes.poisson import PoissonScene
     from phi_inverse.timing import interleaved_medians
 

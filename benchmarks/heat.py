@@ -10,14 +10,14 @@ import time
 
 import numpy as np
 from phi import math
-from phiml import nn
 
 from phi_inverse import backends, iterative
 from phi_inverse.jit import jit_on_grid
 from phi_inverse.physics import heat
-from phi_inverse.scenes.base import make_step, split
+from phi_inverse.scenes.base import split
 from phi_inverse.scenes.heat import AMOUNT, HeatScene
 from phi_inverse.timing import interleaved_medians, wait_for
+from table import print_table, training_step_row
 
 
 def inverse_rows(res: int, size: int, repeat: int) -> list:
@@ -62,27 +62,7 @@ def _seconds(function) -> float:
 
 
 def training_rows(res: int, size: int, repeat: int) -> list:
-    scene = HeatScene(res=res)
-    steps = {}
-    for name in ('sip', 'adam'):
-        math.seed(0)
-        net = scene.network()
-        steps[name] = make_step(scene, scene.methods[name], net, nn.adam(net), size, seed=0)
-    counter = {'sip': 0, 'adam': 0}
-
-    def timed(name):
-        counter[name] += 1
-        return steps[name](counter[name])
-    times = interleaved_medians({name: (lambda n=name: timed(n)) for name in steps}, repeat, warmup=5)
-    return [dict(name=f'Heat training step {res}x{res}, batch {size}: SIP / Adam', baseline=times['adam'],
-                 value=times['sip'], ratio=times['sip'] / times['adam'], aim='<= 1.1')]
-
-
-def print_table(title: str, rows: list):
-    print(title)
-    print(f"{'measurement':66s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:66s}{row['baseline'] * 1e3:10.3g}ms{row['value'] * 1e3:10.4g}ms{row['ratio']:9.3g}  {row['aim']}")
+    return [training_step_row(HeatScene(res=res), size, repeat, f'Heat training step {res}x{res}, batch {size}: SIP / Adam', '<= 1.1')]
 
 
 def main(argv=None):

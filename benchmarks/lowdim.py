@@ -11,13 +11,11 @@ import os
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')  # as in the demos: tiny networks run fastest on one thread
 
-from phi import math
-from phiml import nn
 
 from phi_inverse import backends, updates
-from phi_inverse.scenes.base import make_step
 from phi_inverse.scenes.sine2d import Sine2DScene
 from phi_inverse.timing import interleaved_medians
+from table import print_table, training_step_row
 
 
 def update_rows(size: int, repeat: int) -> list:
@@ -33,31 +31,11 @@ def update_rows(size: int, repeat: int) -> list:
 
 def training_rows(size: int, repeat: int) -> list:
     """One training step of the sine-2D scene (ξ = 32, φ = 45°): SIP (compiled update) vs Adam through the physics."""
-    scene = Sine2DScene()
-    steps = {}
-    for name in ('sip', 'adam'):
-        math.seed(0)
-        net = scene.network()
-        steps[name] = make_step(scene, scene.methods[name], net, nn.adam(net), size, seed=0)
-    counter = {name: 0 for name in steps}
-
-    def timed(name):
-        counter[name] += 1
-        return steps[name](counter[name])
-    times = interleaved_medians({name: (lambda n=name: timed(n)) for name in steps}, repeat, warmup=5)
-    return [dict(name=f'Sine 2D training step, batch {size}: SIP / Adam', baseline=times['adam'], value=times['sip'],
-                 ratio=times['sip'] / times['adam'], aim='<= 3 (paper)')]
+    return [training_step_row(Sine2DScene(), size, repeat, f'Sine 2D training step, batch {size}: SIP / Adam', '<= 3 (paper)')]
 
 
 def rows(args) -> list:
     return update_rows(args.batch, args.repeat) + training_rows(args.batch, args.repeat)
-
-
-def print_table(title: str, rows: list):
-    print(title)
-    print(f"{'measurement':62s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:62s}{row['baseline'] * 1e3:10.2f}ms{row['value'] * 1e3:10.2f}ms{row['ratio']:9.2f}  {row['aim']}")
 
 
 def main(argv=None):

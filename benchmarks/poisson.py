@@ -10,14 +10,12 @@ import argparse
 from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.math import Solve, batch, extrapolation
-from phiml import nn
 
 from phi_inverse import backends
 from phi_inverse.physics import poisson
-from phi_inverse.scenes.base import make_step
 from phi_inverse.scenes.poisson import PoissonScene
 from phi_inverse.timing import interleaved_medians
-from table import print_table
+from table import print_table, training_step_row
 
 
 def solver_rows(res: int, size: int, repeat: int) -> list:
@@ -30,20 +28,7 @@ def solver_rows(res: int, size: int, repeat: int) -> list:
 
 
 def training_rows(res: int, size: int, repeat: int) -> list:
-    scene = PoissonScene(res=res)
-    steps = {}
-    for name in ('sip', 'adam'):
-        math.seed(0)
-        net = scene.network()
-        steps[name] = make_step(scene, scene.methods[name], net, nn.adam(net), size, seed=0)
-    counter = {'sip': 0, 'adam': 0}
-
-    def timed(name):
-        counter[name] += 1
-        return steps[name](counter[name])
-    times = interleaved_medians({name: (lambda n=name: timed(n)) for name in steps}, repeat, warmup=5)
-    return [dict(name=f'Poisson training step {res}x{res}, batch {size}: SIP / Adam', baseline=times['adam'],
-                 value=times['sip'], ratio=times['sip'] / times['adam'], aim='<= 1.1')]
+    return [training_step_row(PoissonScene(res=res), size, repeat, f'Poisson training step {res}x{res}, batch {size}: SIP / Adam', '<= 1.1')]
 
 
 def rows(args) -> list:

@@ -1,9 +1,35 @@
-"""Printing benchmark rows: `{name, baseline, value, ratio, aim}` with times in seconds."""
+"""Benchmark rows `{name, baseline, value, ratio, aim}` (times in seconds): building and printing them."""
 from typing import List
+
+from phi import math
+from phiml import nn
+
+from phi_inverse.scenes.base import Scene, make_step
+from phi_inverse.timing import interleaved_medians
+
+
+def row(name: str, baseline: float, value: float, aim: str) -> dict:
+    return dict(name=name, baseline=baseline, value=value, ratio=value / baseline, aim=aim)
+
+
+def training_step_row(scene: Scene, size: int, repeat: int, name: str, aim: str, methods=('sip', 'adam')) -> dict:
+    """Median time of a training step of `methods[0]` over one of `methods[1]` (same network, Adam), interleaved."""
+    steps = {}
+    for method in methods:
+        math.seed(0)
+        net = scene.network()
+        steps[method] = make_step(scene.for_method(method), scene.methods[method], net, nn.adam(net), size, seed=0)
+    counter = {method: 0 for method in methods}
+
+    def timed(method):
+        counter[method] += 1
+        return steps[method](counter[method])
+    times = interleaved_medians({method: (lambda m=method: timed(m)) for method in methods}, repeat, warmup=5)
+    return row(name, times[methods[1]], times[methods[0]], aim)
 
 
 def print_table(title: str, rows: List[dict]):
     print(title)
     print(f"{'measurement':70s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:70s}{row['baseline'] * 1e3:10.2f}ms{row['value'] * 1e3:10.2f}ms{row['ratio']:9.2f}  {row['aim']}")
+    for entry in rows:
+        print(f"{entry['name']:70s}{entry['baseline'] * 1e3:10.2f}ms{entry['value'] * 1e3:10.2f}ms{entry['ratio']:9.2f}  {entry['aim']}")

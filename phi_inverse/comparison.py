@@ -8,7 +8,7 @@ the operator outputs of several backends on those identical inputs.
 import resource
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 from phi import math
@@ -17,6 +17,9 @@ from phiml.backend import Backend, default_backend
 
 from . import backends
 from .timing import interleaved_medians
+
+if TYPE_CHECKING:
+    from .scenes.base import Scene
 
 OPERATORS = ('forward', 'inverse')
 

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from phi import field, math
+from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.math import batch, extrapolation
 

@@ -4,7 +4,7 @@ A scene bundles a data generator, the physics `P`, its inverse update, a default
 paper's methods. `make_step()` turns a scene and a `Method` into the `step(i)` of `phi_inverse.train`.
 """
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import numpy as np
 from phi import math

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from phi import field, math
 from phi.field import CenteredGrid
 from phi.geom import Box
