@@ -108,6 +108,9 @@ def write_results(args, out: str, reports: dict, outputs: dict) -> dict:
         file.write(f'# {args.scene}: backend comparison\n\n{table}\n\nParity (float32, identical inputs): max |Δ| = '
                    f"{parity['max_abs_diff']:.2e} (aim ≤ {PARITY_AIM:g}, accepted ≤ {PARITY_ACCEPTED:g})\n")
     print(table)
+    for name, report in reports.items():
+        if args.device and report['device'] != args.device.upper():
+            print(f"{name}: no {args.device.upper()} available, measured on {report['device']} (recorded as 'device').")
     print(f"parity: max |Δ| forward {parity['by_operator']['forward']:.2e}, inverse {parity['by_operator']['inverse']:.2e}"
           f" ({'within' if parity['passed'] else 'OUTSIDE'} the accepted {PARITY_ACCEPTED:g}); results in {out}")
     return metrics
