@@ -104,8 +104,8 @@ def summary(metrics: dict, reference: str = 'sip', keys: Sequence[str] = ('x_mae
     reference_value = metrics['methods'].get(reference, {}).get('final', {}).get(headline)
     for name, entry in metrics['methods'].items():
         final = entry.get('final', {})
-        ratio = final.get(headline, float('nan')) / reference_value if reference_value else float('nan')
+        ratio = f'{final[headline] / reference_value:14.2f}' if reference_value and headline in final else f"{'–':>14s}"
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
         lines.append(f'{name:12s}' + ''.join(f"{final.get(k, float('nan')):12.4g}" for k in keys)
-                     + f"{entry.get('seconds_per_step', float('nan')):10.4f}{ratio:14.2f}{note}")
+                     + f"{entry.get('seconds_per_step', float('nan')):10.4f}{ratio}{note}")
     return '\n'.join(lines)
