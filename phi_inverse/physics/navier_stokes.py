@@ -11,8 +11,9 @@ One step of length `dt` on a periodic domain (SIP paper, appendix B.4):
 The velocity lives on a staggered (MAC) grid, as in the paper: face velocities, the face-to-centre divergence
 and the centre-to-face pressure gradient form the compact 5-point Laplacian, so a projected field is divergence
 free to the solver tolerance. On a centred grid the projection uses a wide stencil whose null space contains
-checkerboard modes that the projection cannot remove. Only the initial velocity `v0` (what a network predicts)
-is given at cell centres; `staggered()` interpolates it to the faces and projects it.
+checkerboard modes that the projection cannot remove. The price is interpolation between the two face sets in
+MacCormack advection (a centred step costs about half as much). Only the initial velocity `v0` (what a network
+predicts) is given at cell centres; `staggered()` interpolates it to the faces and projects it.
 
 Negative `dt` runs the flow backwards. The step is odd in `(v, dt)`: `step(m, v, p, −dt)` equals
 `step(m, −v, −p, dt)` with the returned velocity and pressure negated, because every semi-Lagrangian lookup
@@ -37,6 +38,8 @@ from phi.field import CenteredGrid, Field, StaggeredGrid
 from phi.math import Solve, Tensor, batch, channel, extrapolation
 from phi.physics import advect, fluid
 
+from ..jit import jit_on_fields
+
 DEFAULT_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=500, rank_deficiency=0)
 TIME = batch('time')
 
@@ -48,7 +51,7 @@ def staggered(v0: Field, solve: Solve = DEFAULT_SOLVE) -> Tuple[Field, Field]:
 
     Args:
         v0: Centred periodic vector grid.
-        solve: Pressure solve (its `x0`, if any, warm-starts it).
+        solve: Pressure solve, started from zero.
 
     Returns:
         `(velocity, pressure)`: the projected staggered velocity and the pressure of the projection.
@@ -223,7 +226,6 @@ class MarkerFlow:
         return lambda marker, velocity, pressure: step(marker, velocity, pressure, dt, self.solve)
 
     def _compile(self, template: Field):
-        from ..jit import jit_on_fields
         check_periodic_grid(template, 'template', centred=True, vector=False)
         v0 = CenteredGrid(math.zeros(channel(vector=template.resolution.names)), template.extrapolation, template.bounds, template.resolution)
         velocity = StaggeredGrid(0, template.extrapolation, template.bounds, template.resolution)

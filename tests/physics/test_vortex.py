@@ -8,7 +8,7 @@ from phi.math import batch, channel, extrapolation, vec
 from phi_inverse import backends
 from phi_inverse.metrics import values_of
 from phi_inverse.physics import vortex
-from .fluid_cases import DOMAIN, marker_flow, fresh
+from .fluid_cases import DOMAIN, fresh, marker_flow, single_torch_thread  # noqa: F401 (autouse fixture)
 
 CENTRE, WIDTH, STRENGTHS = vec(x=32, y=32), 10., (1., -.8)
 
