@@ -61,8 +61,9 @@ def test_reverse_run_of_a_translation_returns_the_initial_marker(backend):
     flow = marker_flow(backend.name)
     markers, velocity = flow.forward(marker, CenteredGrid(math.expand(vec(x=10.4, y=-5.2), batch(b=2)), **DOMAIN))
     moved, back = markers.time[-1], flow.reverse(markers.time[-1], velocity).time[0]
-    np.testing.assert_allclose(vortex.center_of_mass(moved).numpy('b,vector'), [[34.4, 24.8], [50.4, 14.8]], atol=.3)
-    np.testing.assert_allclose(vortex.center_of_mass(back).numpy('b,vector'), starts.numpy('b,vector'), atol=.3)
+    start = vortex.center_of_mass(marker).numpy('b,vector')  # off `starts` where the wide blob is cut by the boundary
+    np.testing.assert_allclose(vortex.center_of_mass(moved).numpy('b,vector'), start + [10.4, -5.2], atol=.3)
+    np.testing.assert_allclose(vortex.center_of_mass(back).numpy('b,vector'), start, atol=.3)
     assert max_abs(back, marker) < .1 * max_abs(moved, marker)
 
 
