@@ -13,6 +13,7 @@ def test_fluid_demo_writes_metrics_figures_and_the_iterative_baseline(tmp_path):
                 '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert metrics['scene'] == 'fluid' and metrics['config']['res'] == 16 and metrics['config']['dt'] == .25
+    assert (metrics['config']['time_steps'], metrics['config']['steps']) == (8, 1)
     assert list(metrics['methods']) == ['sip', 'adam']
     assert all(m['curve']['step'] == [0, 1] and m['inference_seconds_per_example'] > 0 for m in metrics['methods'].values())
     history = metrics['iterative_estimator']['history']

@@ -55,7 +55,7 @@ class FluidScene(Scene):
         self.flow = navier_stokes.MarkerFlow(duration / steps, steps, template=template if jit else None)
 
     def config(self) -> dict:
-        return {'res': self.res, 'size': self.size, 'duration': self.duration, 'steps': self.steps, 'dt': self.flow.dt,
+        return {'res': self.res, 'size': self.size, 'duration': self.duration, 'time_steps': self.steps, 'dt': self.flow.dt,
                 'marker_half_size': self.marker_half_size, 'fill_range': list(self.fill_range), 'max_strength': self.max_strength,
                 'vortex_width': self.vortex_width, 'noise_amplitude': self.noise_amplitude, 'falloff': self.falloff}
 
