@@ -16,12 +16,13 @@ from phi_inverse.physics import navier_stokes as ns
 from phi_inverse.scenes.base import make_step
 from phi_inverse.scenes.fluid import FluidScene
 from phi_inverse.timing import interleaved_medians
+from table import print_table
 
 
 def step_rows(backend: str, res: int, size: int, repeat: int) -> list:
     """Median time of one step (advection, projection, renormalisation, marker transport), eager and compiled."""
-    scene = FluidScene(res=res)
     with backends.get(backend):
+        scene = FluidScene(res=res)
         batch_data = scene.sample(size, seed=0)
         velocity, _ = ns.staggered(batch_data.x)
         marker, pressure = batch_data.condition, batch_data.condition * 0
@@ -30,6 +31,11 @@ def step_rows(backend: str, res: int, size: int, repeat: int) -> list:
                                      'jit': lambda: flow.step(marker, velocity, pressure)}, repeat, warmup=1)
     return [dict(name=f'NS step {res}x{res}, batch {size}, {backend}: eager / jit', baseline=times['jit'], value=times['eager'],
                  ratio=times['eager'] / times['jit'], aim='> 1')]
+
+
+def rows(res: int, size: int, repeat: int, names=('torch', 'jax')) -> list:
+    """The step rows on every installed backend of `names`, for `benchmarks/run_all.py`."""
+    return [row for name in names if name in backends.installed() for row in step_rows(name, res, size, repeat)]
 
 
 def training_rows(res: int, size: int, repeat: int) -> list:
@@ -49,13 +55,6 @@ def training_rows(res: int, size: int, repeat: int) -> list:
                  ratio=times['sip'] / times['adam'], aim='<= 1.1 (paper)')]
 
 
-def print_table(title: str, rows: list):
-    print(title)
-    print(f"{'measurement':58s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:58s}{row['baseline'] * 1e3:10.2f}ms{row['value'] * 1e3:10.2f}ms{row['ratio']:9.2f}  {row['aim']}")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--backends', default='torch,jax', help='comma-separated backends for the step benchmark')
@@ -66,13 +65,11 @@ def main(argv=None):
     parser.add_argument('--train-batch', type=int, default=8)
     parser.add_argument('--train-steps', type=int, default=5, help='timed training steps per method (0 to skip)')
     args = parser.parse_args(argv)
-    table = []
-    for backend in [b.strip() for b in args.backends.split(',') if b.strip()]:
-        table += step_rows(backend, args.res, args.batch, args.repeat)
+    table = rows(args.res, args.batch, args.repeat, [b.strip() for b in args.backends.split(',') if b.strip()])
     if args.train_steps:
         backends.select('torch')
         table += training_rows(args.train_res, args.train_batch, args.train_steps)
-    print_table(f'Navier-Stokes benchmarks (CPU unless a GPU is selected by PhiFlow)', table)
+    print_table('Navier-Stokes benchmarks (CPU unless a GPU is selected by PhiFlow)', table)
     return table
 
 
