@@ -35,6 +35,11 @@ class FluidScene(Scene):
         vortex_width: Width `σ` of the Gaussian vortex.
         noise_amplitude: Amplitude of the small-scale velocity noise.
         falloff: Length of the frequency weighting of the baseline's loss.
+        velocity_scale: The network's output is multiplied by this speed, so that activations of order one stand
+            for the data's velocities (translations up to `size / (4·duration)` per axis, vortices up to
+            `max_strength·vortex_width/√e`). `None`: `size / (4·duration)`, 16 in the paper's setting. Without
+            it, Adam at the paper's learning rate spends its first hundreds of steps growing the output to the
+            data's magnitude, whatever the loss.
         jit: Compile the simulation (`navier_stokes.MarkerFlow`) where the backend can.
     """
     name = 'fluid'
@@ -45,10 +50,11 @@ class FluidScene(Scene):
 
     def __init__(self, res: int = 32, size: float = 128., duration: float = 2., steps: int = 8, marker_half_size: float = 28.,
                  fill_range: Tuple[float, float] = (.05, .15), max_strength: float = 2., vortex_width: float = 20.,
-                 noise_amplitude: float = .1, falloff: float = 160., jit: bool = True):
+                 noise_amplitude: float = .1, falloff: float = 160., velocity_scale: float = None, jit: bool = True):
         self.res, self.size, self.duration, self.steps = res, float(size), float(duration), int(steps)
         self.marker_half_size, self.fill_range, self.max_strength = marker_half_size, tuple(fill_range), max_strength
         self.vortex_width, self.noise_amplitude, self.falloff = vortex_width, noise_amplitude, falloff
+        self.velocity_scale = float(velocity_scale or self.size / (4 * self.duration))
         self.domain = dict(boundary=extrapolation.PERIODIC, bounds=Box(x=size, y=size), x=res, y=res)
         self.centre = math.vec(x=size / 2, y=size / 2)
         template = CenteredGrid(0, self.domain['boundary'], self.domain['bounds'], x=res, y=res)
@@ -57,7 +63,8 @@ class FluidScene(Scene):
     def config(self) -> dict:
         return {'res': self.res, 'size': self.size, 'duration': self.duration, 'time_steps': self.steps, 'dt': self.flow.dt,
                 'marker_half_size': self.marker_half_size, 'fill_range': list(self.fill_range), 'max_strength': self.max_strength,
-                'vortex_width': self.vortex_width, 'noise_amplitude': self.noise_amplitude, 'falloff': self.falloff}
+                'vortex_width': self.vortex_width, 'noise_amplitude': self.noise_amplitude, 'falloff': self.falloff,
+                'velocity_scale': self.velocity_scale}
 
     def sample(self, size: int, seed: int) -> Batch:
         """Random markers and velocities drawn with NumPy (identical on every backend), `m*` simulated on the default one."""
@@ -97,7 +104,7 @@ class FluidScene(Scene):
     def predict(self, net, batch: Batch):
         observations = math.stack([batch.condition.values, batch.y.values], channel(vector='m0,m_target'))
         velocity = math.native_call(net, observations, channel_dim='vector')
-        return self._grid(math.rename_dims(velocity, 'vector', channel(vector='x,y')))
+        return self._grid(math.rename_dims(velocity, 'vector', channel(vector='x,y')) * self.velocity_scale)
 
     def simulator(self, batch: Batch):
         return lambda v0: self.flow(batch.condition, v0)
