@@ -57,5 +57,9 @@ def test_network_predicts_a_velocity_from_both_markers(scene_and_batch):
     scene, batch = scene_and_batch
     with backends.get('torch'):
         math.seed(0)
-        prediction = scene.predict(scene.network(), batch)
+        net = scene.network()
+        prediction = scene.predict(net, batch)
+        faster = FluidScene(res=16, duration=.5, steps=2, velocity_scale=3 * scene.velocity_scale, jit=False).predict(net, batch)
     assert prediction.shape.channel.item_names[0] == ('x', 'y') and prediction.resolution == batch.x.resolution
+    assert scene.velocity_scale == 64  # size / (4 T): the largest translation per axis
+    np.testing.assert_allclose(faster.values.numpy('examples,x,y,vector'), 3 * prediction.values.numpy('examples,x,y,vector'), rtol=1e-4, atol=1e-4)
