@@ -161,6 +161,7 @@ def reverse_vortex_update(initial_marker: Field, flow: MarkerFlow, centre, desti
         return translation_and_vortex(x, translation, new_strength, centre, width) - x
     return update
 
+
 def perpendicular(vector: Tensor) -> Tensor:
     """`(−v_y, v_x)`: `vector` turned by 90° counter-clockwise."""
     x, y = vector.vector.item_names

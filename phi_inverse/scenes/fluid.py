@@ -10,7 +10,7 @@ import time
 from typing import Dict, List, Tuple
 
 import numpy as np
-from phi import field, math
+from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.geom import Box
 from phi.math import batch, channel, extrapolation

@@ -3,7 +3,7 @@ import pytest
 from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.geom import Box
-from phi.math import batch, channel, extrapolation, vec
+from phi.math import batch, channel, vec
 
 from phi_inverse import backends
 from phi_inverse.metrics import values_of
