@@ -90,9 +90,11 @@ def main(argv=None):
     parser.add_argument('--iterations', type=int, help=f"iterations of the estimator-alone baseline (default {DEFAULTS['iterations']})")
     args = parse(parser, argv, 'fluid')
 
-    def figure(experiment, path):
-        return example_figure(experiment, path, iterative_baseline(experiment, args.iterations))
-    experiment = run_sip_demo(args, lambda a: FluidScene(res=a.res), figure)
+    experiment = run_sip_demo(args, lambda a: FluidScene(res=a.res))
+    iterative = iterative_baseline(experiment, args.iterations)
+    figure = example_figure(experiment, os.path.join(args.out, 'examples.png'), iterative)
+    experiment.metrics['figures'].append(os.path.basename(figure))
+    experiment.save()
     print(iterative_summary(experiment.metrics))
     return experiment
 
