@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fluid  # noqa: E402
 import framework_overhead  # noqa: E402
 import heat  # noqa: E402
 import jit  # noqa: E402
@@ -40,6 +41,7 @@ def main(argv=None):
     table += lowdim.training_rows(100, args.repeat)
     table += jit.rows(32, 32, args.repeat)
     table += framework_overhead.rows(32, 32, args.repeat, args.device)
+    table += fluid.rows(64, 64, min(args.repeat, 5))  # an eager JAX step at 64x64 takes seconds
     print_table(f'phi_inverse benchmarks (default backend torch on {backends.describe_device(backend)})', table)
     return table
 
