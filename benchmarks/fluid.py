@@ -9,14 +9,11 @@ PhiFlow operators without compilation.
 """
 import argparse
 
-from phi import math
-
 from phi_inverse import backends
 from phi_inverse.physics import navier_stokes as ns
-from phi_inverse.scenes.base import make_step
 from phi_inverse.scenes.fluid import FluidScene
 from phi_inverse.timing import interleaved_medians
-from table import print_table
+from table import print_table, training_step_row
 
 
 def step_rows(backend: str, res: int, size: int, repeat: int) -> list:
@@ -40,19 +37,8 @@ def rows(res: int, size: int, repeat: int, names=('torch', 'jax')) -> list:
 
 def training_rows(res: int, size: int, repeat: int) -> list:
     """Median time of a SIP and an Adam training step (data, physics, update, optimizer), alternating."""
-    scene = FluidScene(res=res)
-    steps, counter = {}, {'sip': 0, 'adam': 0}
-    for name in counter:
-        math.seed(0)
-        net = scene.network()
-        steps[name] = make_step(scene, scene.methods[name], net, scene.methods[name].make_optimizer(net), size, seed=0)
-
-    def timed(name):
-        counter[name] += 1
-        return steps[name](counter[name])
-    times = interleaved_medians({name: (lambda n=name: timed(n)) for name in steps}, repeat, warmup=2)
-    return [dict(name=f'Fluid training step {res}x{res}, batch {size}: SIP / Adam', baseline=times['adam'], value=times['sip'],
-                 ratio=times['sip'] / times['adam'], aim='<= 1.1 (paper)')]
+    return [training_step_row(FluidScene(res=res), size, repeat, f'Fluid training step {res}x{res}, batch {size}: SIP / Adam',
+                              '<= 1.1 (paper)', warmup=2)]
 
 
 def main(argv=None):

@@ -42,6 +42,7 @@ def main(argv=None):
     table += jit.rows(32, 32, args.repeat)
     table += framework_overhead.rows(32, 32, args.repeat, args.device)
     table += fluid.rows(64, 64, min(args.repeat, 5))  # an eager JAX step at 64x64 takes seconds
+    table += fluid.training_rows(32, 8, min(args.repeat, 5))
     print_table(f'phi_inverse benchmarks (default backend torch on {backends.describe_device(backend)})', table)
     return table
 

@@ -2,7 +2,6 @@
 from typing import List
 
 from phi import math
-from phiml import nn
 
 from phi_inverse.scenes.base import Scene, make_step
 from phi_inverse.timing import interleaved_medians
@@ -12,19 +11,19 @@ def row(name: str, baseline: float, value: float, aim: str) -> dict:
     return dict(name=name, baseline=baseline, value=value, ratio=value / baseline, aim=aim)
 
 
-def training_step_row(scene: Scene, size: int, repeat: int, name: str, aim: str, methods=('sip', 'adam')) -> dict:
-    """Median time of a training step of `methods[0]` over one of `methods[1]` (same network, Adam), interleaved."""
+def training_step_row(scene: Scene, size: int, repeat: int, name: str, aim: str, methods=('sip', 'adam'), warmup: int = 5) -> dict:
+    """Median time of a training step of `methods[0]` over one of `methods[1]` (same network and data), interleaved."""
     steps = {}
     for method in methods:
         math.seed(0)
         net = scene.network()
-        steps[method] = make_step(scene.for_method(method), scene.methods[method], net, nn.adam(net), size, seed=0)
+        steps[method] = make_step(scene.for_method(method), scene.methods[method], net, scene.methods[method].make_optimizer(net), size, seed=0)
     counter = {method: 0 for method in methods}
 
     def timed(method):
         counter[method] += 1
         return steps[method](counter[method])
-    times = interleaved_medians({method: (lambda m=method: timed(m)) for method in methods}, repeat, warmup=5)
+    times = interleaved_medians({method: (lambda m=method: timed(m)) for method in methods}, repeat, warmup)
     return row(name, times[methods[1]], times[methods[0]], aim)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from phi_inverse import backends, comparison, plot
 from phi_inverse.scenes.exponential import ExponentialScene
+from phi_inverse.scenes.fluid import FluidScene
 from phi_inverse.scenes.heat import HeatScene
 from phi_inverse.scenes.poisson import PoissonScene
 from phi_inverse.scenes.sine2d import Sine2DScene
@@ -27,6 +28,7 @@ from phi_inverse.scenes.sine2d import Sine2DScene
 SIP_SCENES = {  # name: (make_scene(args, jit), SIP method)
     'poisson': (lambda args, jit: PoissonScene(res=args.res, jit=jit), 'sip'),
     'heat': (lambda args, jit: HeatScene(res=args.res), 'sip'),
+    'fluid': (lambda args, jit: FluidScene(res=args.res, jit=jit), 'sip'),
     'sine2d': (lambda args, jit: Sine2DScene(), 'sip'),
     'exponential': (lambda args, jit: ExponentialScene('newton'), 'newton'),
 }

@@ -8,6 +8,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'benchmarks'))
 
 pytest.importorskip('torch')
+import fluid  # noqa: E402
 import heat  # noqa: E402
 import lowdim  # noqa: E402
 import poisson  # noqa: E402
@@ -20,6 +21,8 @@ ROWS = {
     'heat inference': lambda: heat.inference_rows(8, 2, iterations=2, examples=1),
     'lowdim update': lambda: lowdim.update_rows(4, 1),
     'lowdim training': lambda: lowdim.training_rows(4, 1),
+    'fluid step': lambda: fluid.rows(16, 2, 1, names=('torch',)),
+    'fluid training': lambda: fluid.training_rows(16, 2, 1),
 }
 
 
