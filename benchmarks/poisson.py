@@ -17,6 +17,7 @@ from phi_inverse.physics import poisson
 from phi_inverse.scenes.base import make_step
 from phi_inverse.scenes.poisson import PoissonScene
 from phi_inverse.timing import interleaved_medians
+from table import print_table
 
 
 def solver_rows(res: int, size: int, repeat: int) -> list:
@@ -47,13 +48,6 @@ def training_rows(res: int, size: int, repeat: int) -> list:
 
 def rows(args) -> list:
     return solver_rows(args.res, args.batch, args.repeat) + training_rows(args.train_res, args.train_batch, args.repeat)
-
-
-def print_table(title: str, rows: list):
-    print(title)
-    print(f"{'measurement':62s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:62s}{row['baseline'] * 1e3:10.2f}ms{row['value'] * 1e3:10.2f}ms{row['ratio']:9.2f}  {row['aim']}")
 
 
 def main(argv=None):

@@ -5,5 +5,7 @@
 """
 __version__ = '0.1.0'
 
-from . import physics, sip
+from . import compat, physics, sip
 from .sip import sip_loss, physics_loss, InverseUpdate
+
+compat.apply()

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 from phiml.backend import Backend, set_global_default_backend
 
+from . import compat
+
 FLOW_MODULES = {'numpy': 'phi.flow', 'torch': 'phi.torch.flow', 'tensorflow': 'phi.tf.flow', 'jax': 'phi.jax.stax.flow'}
 LIBRARIES = {'numpy': 'numpy', 'torch': 'torch', 'tensorflow': 'tensorflow', 'jax': 'jax'}
 
@@ -25,6 +27,7 @@ def get(name: str) -> Backend:
     if name == 'tensorflow':
         os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     importlib.import_module(FLOW_MODULES[name])
+    compat.apply()
     from phiml.backend import BACKENDS
     return next(b for b in BACKENDS if b.name == name)
 
@@ -69,3 +72,19 @@ def limit_threads(name: str, threads: int):
 def describe_device(backend: Backend) -> str:
     """The device type the backend allocates new tensors on, e.g. `'CPU'` or `'GPU'`."""
     return backend.get_default_device().device_type
+
+
+def peak_device_memory_mb(backend: Backend) -> dict:
+    """`{'peak_gpu_mb': …}`, the backend's own peak GPU allocation, or `{}` when computing on the CPU."""
+    if describe_device(backend) != 'GPU':
+        return {}
+    if backend.name == 'torch':
+        import torch
+        return {'peak_gpu_mb': torch.cuda.max_memory_allocated() / 2 ** 20}
+    if backend.name == 'jax':
+        import jax
+        return {'peak_gpu_mb': (jax.devices()[0].memory_stats() or {}).get('peak_bytes_in_use', float('nan')) / 2 ** 20}
+    if backend.name == 'tensorflow':
+        import tensorflow as tf
+        return {'peak_gpu_mb': tf.config.experimental.get_memory_info('GPU:0')['peak'] / 2 ** 20}
+    return {}

@@ -32,6 +32,8 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--out', default=None, help='output directory (default results/<demo>)')
     parser.add_argument('--paper', action='store_true', help=f'use the paper configuration: {paper}')
     parser.add_argument('--resume', action='store_true', help='continue the runs saved in --out where they stopped')
+    parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=defaults.get('jit', False),
+                        help='JIT-compile each training step (network, physics and update)')
     return parser
 
 
@@ -67,33 +69,42 @@ def select_methods(available: Dict[str, Method], names: Sequence[str], learning_
 
 
 def run_sip_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace], Scene],
-                 example_figure: Callable[[Experiment, str], str] = None) -> Experiment:
-    """Selects the backend, trains every requested method, writes `metrics.json` and the figures, prints a summary."""
+                 example_figure: Callable[[Experiment, str], str] = None, metric: str = 'x_mae') -> Experiment:
+    """Selects the backend, trains every requested method, writes `metrics.json` and the figures, prints a summary.
+
+    `metric` is the headline metric of the learning curves and the summary. If `args` has a `time_budget`
+    (seconds, not `None`), every method trains for that much wall time, with `args.steps` as an upper bound.
+    """
     backend = backends.select(args.backend, args.device)
     scene = make_scene(args)
     methods = select_methods(scene.methods, args.methods, args.lr)
+    time_budget = getattr(args, 'time_budget', None)
     config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods)}
+    if time_budget is not None:
+        config['time_budget'] = time_budget
     print(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
-          f"{args.steps} steps, batch {args.batch}; writing to {args.out}")
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config)
+          f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
+          f"batch {args.batch}{', jit' if args.jit else ''}; writing to {args.out}")
+    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit)
     for name, method in methods.items():
-        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume)
-    figures = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'))]
+        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume, time_budget=time_budget)
+    figures = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]
     if example_figure is not None:
         figures.append(example_figure(experiment, os.path.join(args.out, 'examples.png')))
     experiment.metrics['figures'] = [os.path.basename(f) for f in figures]
     experiment.save()
-    print(summary(experiment.metrics))
+    print(summary(experiment.metrics, keys=(metric, 'y_loss')))
     return experiment
 
 
 def summary(metrics: dict, reference: str = 'sip', keys: Sequence[str] = ('x_mae', 'y_loss')) -> str:
-    """A text table of the final metrics and step times, with each method's x_mae relative to `reference`."""
-    lines = [f"{'method':12s}" + ''.join(f'{k:>12s}' for k in keys) + f"{'s/step':>10s}{'x_mae/' + reference:>14s}"]
-    reference_mae = metrics['methods'].get(reference, {}).get('final', {}).get('x_mae')
+    """A text table of the final metrics and step times, with each method's `keys[0]` relative to `reference`."""
+    headline = keys[0]
+    lines = [f"{'method':12s}" + ''.join(f'{k:>12s}' for k in keys) + f"{'s/step':>10s}{headline + '/' + reference:>14s}"]
+    reference_value = metrics['methods'].get(reference, {}).get('final', {}).get(headline)
     for name, entry in metrics['methods'].items():
         final = entry.get('final', {})
-        ratio = final.get('x_mae', float('nan')) / reference_mae if reference_mae else float('nan')
+        ratio = final.get(headline, float('nan')) / reference_value if reference_value else float('nan')
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
         lines.append(f'{name:12s}' + ''.join(f"{final.get(k, float('nan')):12.4g}" for k in keys)
                      + f"{entry.get('seconds_per_step', float('nan')):10.4f}{ratio:14.2f}{note}")

@@ -29,12 +29,14 @@ class Experiment:
         test_size: Number of examples in the fixed test set.
         out: Directory for `metrics.json` and checkpoints; `None` keeps everything in memory.
         config: Extra settings to record (e.g. the command-line flags).
+        jit: Compile each training step's loss (network, physics, update); see `scenes.base.make_step`.
     """
 
     def __init__(self, scene: Scene, batch_size: int, seed: int = 0, test_size: int = 64, out: Optional[str] = None,
-                 config: dict = None):
+                 config: dict = None, jit: bool = False):
         require_trainable_backend()
         self.scene = scene
+        self.jit = jit
         self.batch_size = batch_size
         self.seed = seed
         self.out = out
@@ -44,15 +46,18 @@ class Experiment:
             'scene': scene.name,
             'backend': default_backend().name,
             'device': default_backend().get_default_device().device_type,
-            'config': {'batch': batch_size, 'seed': seed, 'test_size': test_size, **scene.config(), **(config or {})},
+            'config': {'batch': batch_size, 'seed': seed, 'test_size': test_size, 'jit': jit, **scene.config(), **(config or {})},
             'methods': {},
             'figures': [],
         }
 
-    def run(self, name: str, method: Method, steps: int, eval_every: int, resume: bool = False) -> Optional[TrainingResult]:
+    def run(self, name: str, method: Method, steps: int, eval_every: int, resume: bool = False,
+            time_budget: Optional[float] = None) -> Optional[TrainingResult]:
         """Trains a fresh network with `method` for `steps` steps; records the result under `name`.
 
         A diverging method is recorded with its `diverged_at` step and does not stop the experiment.
+        With `time_budget` (seconds of training wall time), training stops when the budget is spent
+        or after `steps` steps, whichever comes first (see `train.train`).
         """
         math.seed(self.seed)
         net = self.scene.network()
@@ -67,10 +72,12 @@ class Experiment:
             entry.update(result.to_dict())
             self.save()
         try:
-            return train(make_step(self.scene, method, net, optimizer, self.batch_size, self.seed),
-                         evaluator(self.scene, net, self.test_set, self.batch_size),
+            scene = self.scene.for_method(name)
+            return train(make_step(scene, method, net, optimizer, self.batch_size, self.seed, self.jit),
+                         evaluator(scene, net, self.test_set, self.batch_size),
                          steps, eval_every, checkpoint, resume, record, description=f'{self.scene.name}/{name}',
-                         divergence_hint=f"Method '{name}' uses learning rate {method.learning_rate}; try a smaller one.")
+                         divergence_hint=f"Method '{name}' uses learning rate {method.learning_rate}; try a smaller one.",
+                         time_budget=time_budget)
         except TrainingDiverged as diverged:
             warnings.warn(str(diverged), RuntimeWarning)
             entry['diverged_at'] = diverged.step

@@ -10,6 +10,8 @@ from phi import math
 from phi.field import Field
 from phiml.backend import Backend
 
+from . import compat
+
 
 def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
     """JIT-compiles `f`, a function of Fields sampled like `grid` that returns such a Field.
@@ -22,7 +24,8 @@ def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
 
     Returns:
         A function with the signature of `f` that runs the compiled trace and returns a Field like `grid`.
-        On NumPy, which cannot compile, it runs `f` as is.
+        On NumPy, which cannot compile, and inside an enclosing JIT trace (which compiles `f` along with
+        its caller), it runs `f` as is.
     """
     def on_values(values: tuple, keyword_values: dict):
         arguments = [grid.with_values(v) for v in values]
@@ -30,11 +33,12 @@ def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
         return f(*arguments, **keyword_arguments).values
 
     compiled_values = math.jit_compile(on_values)
+    compat.apply()
 
     def compiled(*fields: Field, **keyword_fields: Field) -> Field:
         values = [field.values for field in fields]
         keyword_values = {name: field.values for name, field in keyword_fields.items() if field is not None}
-        if not values[0].default_backend.supports(Backend.jit_compile):
+        if not values[0].available or not values[0].default_backend.supports(Backend.jit_compile):
             return grid.with_values(on_values(tuple(values), keyword_values))
         return grid.with_values(compiled_values(tuple(values), keyword_values))
     compiled.__name__ = getattr(f, '__name__', 'compiled')

@@ -39,6 +39,24 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
     return _save(fig, path)
 
 
+def timing_bars(report: Dict[str, dict], path: str, title: str = '') -> str:
+    """Grouped bar chart of median times per backend: forward, inverse and training step, eager and JIT (log scale)."""
+    groups = [(operator, mode) for operator in ('forward', 'inverse', 'train_step') for mode in ('eager', 'jit')]
+    fig, axis = plt.subplots(figsize=(10, 4))
+    width = .8 / max(len(report), 1)
+    for index, (backend, entry) in enumerate(report.items()):
+        values = [entry['seconds'].get(o, {}).get(m, np.nan) * 1e3 for o, m in groups]
+        axis.bar(np.arange(len(groups)) + index * width, values, width, label=f"{backend} ({entry['device']})")
+    axis.set_xticks(np.arange(len(groups)) + width * (len(report) - 1) / 2)
+    axis.set_xticklabels([f'{o}\n{m}' for o, m in groups])
+    axis.set_yscale('log')
+    axis.set_ylabel('median time [ms]')
+    axis.legend()
+    axis.grid(True, axis='y', which='both', alpha=.3)
+    axis.set_title(title)
+    return _save(fig, path)
+
+
 def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = '', shared_scale: Sequence[List[str]] = ()) -> str:
     """Draws one row per entry of `rows` and one column per example.
 
@@ -91,3 +109,31 @@ def _save(fig, path: str) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def iteration_curves(curves: Dict[str, Sequence[float]], references: Dict[str, float], path: str, title: str = '',
+                     metric: str = 'x_mae') -> str:
+    """Plots the error of iterative solvers against their iteration, with horizontal lines for reference values.
+
+    Args:
+        curves: Solver label → error after each iteration (starting at iteration 0).
+        references: Label → error of a reference (e.g. a trained network), drawn as a dashed line.
+        path: Output image file.
+        title: Figure title.
+        metric: Axis label.
+
+    Returns:
+        `path`.
+    """
+    fig, axis = plt.subplots(figsize=(6.5, 4.2))
+    for label, values in curves.items():
+        axis.plot(np.arange(len(values)), values, label=label)
+    for (label, value), color in zip(references.items(), plt.rcParams['axes.prop_cycle'].by_key()['color'][len(curves):]):
+        axis.axhline(value, linestyle='--', color=color, label=label)
+    axis.set_yscale('log')
+    axis.set_xlabel('iteration')
+    axis.set_ylabel(metric)
+    axis.grid(True, which='both', alpha=.3)
+    axis.legend()
+    axis.set_title(title)
+    return _save(fig, path)

@@ -64,7 +64,8 @@ def train(step: Callable[[int], float],
           resume: bool = False,
           on_evaluation: Callable[[TrainingResult], None] = None,
           description: str = 'training',
-          divergence_hint: str = '') -> TrainingResult:
+          divergence_hint: str = '',
+          time_budget: Optional[float] = None) -> TrainingResult:
     """Runs `steps` training steps, evaluating at step 0, every `eval_every` steps and at the end.
 
     Args:
@@ -78,6 +79,9 @@ def train(step: Callable[[int], float],
         on_evaluation: Called with the result so far after every evaluation (e.g. to update `metrics.json`).
         description: Label of the progress bar.
         divergence_hint: Advice appended to the `TrainingDiverged` message.
+        time_budget: If set, training also stops (with a final evaluation) as soon as the accumulated training
+            wall time (evaluation excluded, resumed runs included) reaches this many seconds; `steps` is then
+            an upper bound. Methods given the same budget are compared at equal wall time.
 
     Raises:
         TrainingDiverged: As soon as a step returns a non-finite loss.
@@ -87,16 +91,23 @@ def train(step: Callable[[int], float],
     result = _restore(checkpoint) if resume and checkpoint is not None and checkpoint.exists else TrainingResult()
     if not result.curve['step']:
         _evaluate(result, 0, evaluate, checkpoint, on_evaluation)
-    with tqdm(total=steps, initial=result.steps_done, desc=description, unit='step', leave=False, disable=None) as progress:
+    timed = time_budget is not None
+    used = sum(result.step_times)
+    with tqdm(total=time_budget if timed else steps, initial=used if timed else result.steps_done, desc=description,
+              unit='s' if timed else 'step', leave=False, disable=None) as progress:
         for i in range(result.steps_done, steps):
+            if timed and used >= time_budget:
+                break
             start = time.perf_counter()
             loss = float(step(i))
-            result.step_times.append(time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            result.step_times.append(seconds)
+            used += seconds
             if not np.isfinite(loss):
                 raise TrainingDiverged(i, loss, divergence_hint)
-            progress.update(1)
+            progress.update(seconds if timed else 1)
             progress.set_postfix(loss=f'{loss:.3g}')
-            if (i + 1) % eval_every == 0 or i + 1 == steps:
+            if (i + 1) % eval_every == 0 or i + 1 == steps or (timed and used >= time_budget):
                 _evaluate(result, i + 1, evaluate, checkpoint, on_evaluation)
     return result
 

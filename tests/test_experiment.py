@@ -106,3 +106,16 @@ def test_samples_are_normalised_and_consistent():
     np.testing.assert_allclose(values.std(1), 1, rtol=1e-4)
     from phi import field
     assert float(math.max(abs(field.laplace(batch.y).values - batch.x.values), dim=lambda s: s)) < 1e-4
+
+
+def test_methods_train_on_the_scene_variant_they_ask_for(torch_backend):
+    """`Scene.for_method` lets SIP methods differ in their inverse update: a zero update leaves the network as it is."""
+    class FrozenVariantScene(PoissonScene):
+        def for_method(self, name):
+            return PoissonScene(res=self.res, eta=0.) if name == 'frozen' else self
+
+    experiment = Experiment(FrozenVariantScene(res=16), batch_size=4, seed=0, test_size=4)
+    experiment.run('frozen', PoissonScene.methods['sip'], steps=3, eval_every=3)
+    experiment.run('sip', PoissonScene.methods['sip'], steps=3, eval_every=3)
+    frozen, sip = curves(experiment, 'frozen')['x_mae'], curves(experiment, 'sip')['x_mae']
+    assert frozen[0] == frozen[-1] == sip[0] and sip[-1] != sip[0]

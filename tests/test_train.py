@@ -68,3 +68,33 @@ def test_resume_continues_steps_and_timings(tmp_path):
 def test_resume_without_checkpoint_starts_fresh(tmp_path):
     result = train(lambda i: 0., lambda: {}, steps=2, eval_every=1, checkpoint=Checkpoint(str(tmp_path / 'none'), {}), resume=True)
     assert result.curve['step'] == [0, 1, 2]
+
+
+def test_time_budget_stops_training_and_evaluates_at_the_end(monkeypatch):
+    """A fake clock advancing 0.5 s per reading makes every step take 0.5 s: a 2 s budget allows 4 steps."""
+    import itertools
+    from phi_inverse import train as train_module
+    clock = itertools.count(0., .5)
+    monkeypatch.setattr(train_module.time, 'perf_counter', lambda: next(clock))
+    counter = Counter()
+    result = train(counter.step, counter.evaluate, steps=100, eval_every=3, time_budget=2.)
+    assert counter.value == 4
+    assert result.curve['step'] == [0, 3, 4]
+    assert result.curve['wall_time'] == [0., 1.5, 2.]
+
+
+def test_time_budget_is_shared_with_the_resumed_run(monkeypatch, tmp_path):
+    import itertools
+    from phi_inverse import train as train_module
+    clock = itertools.count(0., .5)
+    monkeypatch.setattr(train_module.time, 'perf_counter', lambda: next(clock))
+    checkpoint = Checkpoint(str(tmp_path), {})
+    train(lambda i: 0., lambda: {}, steps=2, eval_every=1, checkpoint=checkpoint, time_budget=2.)
+    visited = []
+    resumed = train(lambda i: visited.append(i) or 0., lambda: {}, steps=100, eval_every=10, checkpoint=checkpoint, resume=True, time_budget=2.)
+    assert visited == [2, 3] and resumed.curve['step'] == [0, 1, 2, 4]
+
+
+def test_steps_bound_a_time_budget():
+    result = train(lambda i: 0., lambda: {}, steps=3, eval_every=10, time_budget=1e9)
+    assert result.curve['step'] == [0, 3]

@@ -1,2 +1,2 @@
 """Forward operators and their inverse updates, one module per process. Field in, same Field type out; phiml only."""
-from . import poisson, spectral
+from . import heat, poisson, spectral

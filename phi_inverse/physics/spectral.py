@@ -8,6 +8,9 @@ The 5-point Laplacian is diagonalised separably, one transform per dimension:
 
 The sine transform is applied as a dense, symmetric `n×n` matrix: for the grid sizes of learning problems
 (n ≲ 512) a BLAS matrix product is faster than an FFT of the odd extension of length 2(n+1), and it stays real.
+The continuous Laplacian is diagonalised by the FFT on a periodic grid with eigenvalues `−(2π|k|)²`, `k` in cycles
+per unit length (`fourier_laplace_eigenvalues()`); the heat equation uses it.
+
 All constants are NumPy-backed and cached, so they are constants for every backend and under JIT tracing.
 """
 from functools import lru_cache
@@ -131,3 +134,19 @@ def _inverse_laplace_eigenvalues(key: tuple) -> np.ndarray:
     eigenvalues = _laplace_eigenvalues(key)
     with np.errstate(divide='ignore'):
         return np.where(eigenvalues == 0, 0., 1 / eigenvalues)
+
+
+def fourier_laplace_eigenvalues(resolution: Shape, dx: Dict[str, float]) -> Tensor:
+    """Eigenvalues `−(2π|k|)²` of the continuous Laplacian in the FFT basis of a periodic grid (NumPy-backed).
+
+    `k_d = fftfreq(n_d, dx_d)` is the frequency in cycles per unit length, so the grid spacing is honoured
+    (PhiFlow's `diffuse.fourier` uses cycles per cell, i.e. assumes `dx = 1`).
+    """
+    key = tuple((resolution.get_size(dim), float(dx[dim])) for dim in resolution.names)
+    return math.wrap(_fourier_laplace_eigenvalues(key), resolution)
+
+
+@lru_cache(maxsize=64)
+def _fourier_laplace_eigenvalues(key: tuple) -> np.ndarray:
+    axes = [-(2 * np.pi * np.fft.fftfreq(n, d=dx)) ** 2 for n, dx in key]
+    return sum(np.meshgrid(*axes, indexing='ij'))

@@ -10,12 +10,12 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from .. import sip
-from ..checks import require_trainable_backend
+from .. import compat, optimizers, sip
+from ..checks import check_finite, require_trainable_backend
 from ..metrics import half_squared_norm, mean_abs_error
 
 LOSSES = ('sip', 'physics')
-OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop}
+OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop, 'adadelta': optimizers.adadelta}
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,11 @@ class Scene:
         """The SIP inverse update for the examples of `batch`."""
         raise NotImplementedError
 
+    def for_method(self, name: str) -> 'Scene':
+        """The scene as method `name` trains on it. Scenes whose methods differ in more than loss and optimizer
+        (e.g. SIP methods with different inverse updates) return a variant; data and test set stay the same."""
+        return self
+
     def physics_loss(self, x_pred, batch: Batch) -> Tuple[math.Tensor, math.Tensor]:
         """The loss the baseline backpropagates, `(loss, y_loss)` per example. Default: `½‖P(x̂) − y*‖²`."""
         return sip.physics_loss(x_pred, batch.y, self.simulator(batch))
@@ -109,18 +114,25 @@ def data_seed(seed: int, *stream: int) -> int:
     return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
 
 
-def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, seed: int) -> Callable[[int], float]:
-    """The training step `step(i) -> loss`: draw batch `i`, compute the method's loss, update the network."""
+def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, seed: int, jit: bool = False) -> Callable[[int], float]:
+    """The training step `step(i) -> loss`: draw batch `i`, compute the method's loss, update the network.
+
+    Args:
+        jit: Compile the loss (network, physics and update) with `math.jit_compile`; traced once per batch shape.
+    """
     require_trainable_backend()
+    compat.apply()
     loss_of_prediction = scene.sip_loss if method.loss == 'sip' else scene.physics_loss
 
     def loss_function(batch: Batch):
         loss, y_loss = loss_of_prediction(scene.predict(net, batch), batch)
         return sip.batch_mean(loss), y_loss
+    objective = math.jit_compile(loss_function) if jit else loss_function
 
     def step(i: int) -> float:
         batch = scene.sample(batch_size, data_seed(seed, 1, i))
-        loss, _ = nn.update_weights(net, optimizer, loss_function, batch)
+        check_finite(batch.y, f'the target observations of training batch {i}')
+        loss, _ = nn.update_weights(net, optimizer, objective, batch)
         return float(loss.numpy())
     return step
 

@@ -24,6 +24,7 @@ class PoissonScene(Scene):
         boundary: Boundary of `x` and `y`; zero (the paper's) and periodic use the exact spectral solver.
         noise_scale: Length scale of the `Noise` that generates `x*`, in cells.
         eta: Step size of the Laplace inverse update.
+        jit: Compile the physics (forward solve and inverse update) for the grid; `False` runs it eagerly.
     """
     name = 'poisson'
     methods: Dict[str, Method] = {
@@ -32,18 +33,20 @@ class PoissonScene(Scene):
         'sgd': Method('physics', 'sgd', 1e-9, momentum=0.9),
     }
 
-    def __init__(self, res: int = 32, boundary=extrapolation.ZERO, noise_scale: float = 10., eta: float = 1.):
+    def __init__(self, res: int = 32, boundary=extrapolation.ZERO, noise_scale: float = 10., eta: float = 1., jit: bool = True):
         self.res = res
         self.boundary = boundary
         self.noise_scale = noise_scale
         self.eta = eta
+        self.jit = jit
         self.bounds = Box(x=res, y=res)
         grid = CenteredGrid(0, boundary, self.bounds, x=res, y=res)
-        self.forward = jit_on_grid(poisson.forward, grid)
-        self.update = jit_on_grid(poisson.laplace_update(eta), grid)
+        compile_physics = (lambda f: jit_on_grid(f, grid)) if jit else (lambda f: f)
+        self.forward = compile_physics(poisson.forward)
+        self.update = compile_physics(poisson.laplace_update(eta))
 
     def config(self) -> dict:
-        return {'res': self.res, 'boundary': str(self.boundary), 'noise_scale': self.noise_scale, 'eta': self.eta}
+        return {'res': self.res, 'boundary': str(self.boundary), 'noise_scale': self.noise_scale, 'eta': self.eta, 'jit': self.jit}
 
     def sample(self, size: int, seed: int) -> Batch:
         with math.NUMPY:
