@@ -63,7 +63,7 @@ def main(argv=None):
 def train(runner: Runner, scene: StochasticHeatScene, model: str, args, training: HeatTraining, suffix: str = ''):
     math.seed(args.seed)
     net = scene.network(model)
-    optimizer = adam(net, training.learning_rate)
+    optimizer = adam(net, training.schedule(args.steps))
     step = make_step(scene, model, training, net, optimizer, args.steps, args.batch, args.seed)
     methods = [m + suffix for m in MODEL_METHODS[model]]
 

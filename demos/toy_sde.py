@@ -55,7 +55,7 @@ def main(argv=None):
     for name in args.methods:
         math.seed(args.seed)
         net = networks[name] = scene.network()
-        optimizer = adam(net, METHODS[name].learning_rate)
+        optimizer = adam(net, METHODS[name].schedule(args.steps))
         step = make_step(scene, METHODS[name], net, optimizer, args.steps, args.batch, args.seed)
         evaluate = evaluator(scene, net, ODE_FACTORS)
         runner.train(name, [name], step, lambda e=evaluate, n=name: {n: e()}, args.steps, args.eval_every,

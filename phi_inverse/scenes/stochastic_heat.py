@@ -28,7 +28,7 @@ from phi.math import Tensor, batch, channel, extrapolation, spatial
 from phiml import nn
 
 from .. import networks, smdp
-from ..jit_update import jit_update, set_learning_rate, cosine_decay
+from ..jit_update import Schedule, cosine_decay, jit_update
 from ..physics import stochastic_heat
 from ..scenes.base import data_seed
 from ..smdp.metrics import reconstruction_mse, spectral_error
@@ -195,16 +195,21 @@ class HeatTraining:
     final_learning_rate: float = 1e-4
     final_fraction: float = .5
 
+    def schedule(self, steps: int) -> Schedule:
+        """Cosine decay of the learning rate over `steps` (pass it to `jit_update.adam`)."""
+        return cosine_decay(self.learning_rate, self.final_learning_rate, steps)
+
 
 def make_step(scene: StochasticHeatScene, model: str, training: HeatTraining, net, optimizer, steps: int,
               batch_size: int, seed: int) -> Callable[[int], float]:
-    """Training step `i`: data of step `i` from the seed, window size and learning rate of step `i`, one compiled update."""
+    """Training step `i`: data of step `i` from the seed, window size of step `i`, one compiled update.
+
+    `optimizer` should come from `jit_update.adam(net, training.schedule(steps))`.
+    """
     update = jit_update(net, optimizer, scene.loss_function(net, model))
     window = smdp.WindowCurriculum.spread(training.window, steps, final_fraction=training.final_fraction) if training.window > 2 else (lambda i: 2)
-    learning_rate = cosine_decay(training.learning_rate, training.final_learning_rate, steps)
 
     def step(i: int) -> float:
-        set_learning_rate(optimizer, learning_rate(i))
         data = scene.pairs(batch_size, data_seed(seed, 1, i)) if model == 'supervised' else scene.windows(window(i), batch_size, data_seed(seed, 1, i))
         return float(update(*data))
     return step

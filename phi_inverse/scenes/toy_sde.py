@@ -17,7 +17,7 @@ from phi import math
 from phi.math import Tensor, batch, channel
 
 from .. import networks, smdp
-from ..jit_update import cosine_decay, jit_update, set_learning_rate
+from ..jit_update import Schedule, cosine_decay, jit_update
 from ..physics import toy_sde
 from ..scenes.base import data_seed
 from ..smdp.metrics import posterior_q
@@ -51,6 +51,10 @@ class ToyMethod:
         if self.loss != 'multi-step' or self.window == 2:
             return lambda i: 2
         return smdp.WindowCurriculum.spread(self.window, steps, final_fraction=self.final_fraction)
+
+    def schedule(self, steps: int) -> Schedule:
+        """Cosine decay from `learning_rate` to `final_learning_rate` over `steps` (pass it to `jit_update.adam`)."""
+        return cosine_decay(self.learning_rate, self.final_learning_rate, steps)
 
 
 METHODS = {
@@ -197,13 +201,14 @@ class ToySDEScene:
 
 
 def make_step(scene: ToySDEScene, method: ToyMethod, net, optimizer, steps: int, batch_size: int, seed: int) -> Callable[[int], float]:
-    """Training step `i`: window size and learning rate of step `i`, batch `i` drawn from the seed, one compiled update."""
+    """Training step `i`: window size of step `i`, batch `i` drawn from the seed, one compiled update.
+
+    `optimizer` should come from `jit_update.adam(net, method.schedule(steps))`.
+    """
     update = jit_update(net, optimizer, scene.loss_function(net, method))
     window = method.curriculum(steps)
-    learning_rate = cosine_decay(method.learning_rate, method.final_learning_rate, steps)
 
     def step(i: int) -> float:
-        set_learning_rate(optimizer, learning_rate(i))
         return float(update(*scene.batch(method, batch_size, window(i), data_seed(seed, 1, i))))
     return step
 
