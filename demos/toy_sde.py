@@ -27,7 +27,7 @@ PAPER = dict(steps=64000, batch=512, eval_every=8000, test_size=1000)
 PAPER_TABLE = {'multi-step': {1.: (.97, .99), .1: (.91, .94), .01: (.81, .85)},
                '1-step': {1.: (.78, .93), .1: (.44, .71), .01: (.41, .75)},
                'ism': {1.: (.19, .92), .1: (.15, .94), .01: (.01, .52)}}
-ODE_FACTORS = (.5, 1.)
+ODE_FACTORS = (.5, 1.)  # every model is also sampled with these C, reported as posterior_q_ode_c<C>
 
 
 def main(argv=None):
@@ -57,7 +57,7 @@ def main(argv=None):
         net = networks[name] = scene.network()
         optimizer = adam(net, METHODS[name].schedule(args.steps))
         step = make_step(scene, METHODS[name], net, optimizer, args.steps, args.batch, args.seed)
-        evaluate = evaluator(scene, net, ODE_FACTORS)
+        evaluate = evaluator(scene, net, METHODS[name], ODE_FACTORS)
         runner.train(name, [name], step, lambda e=evaluate, n=name: {n: e()}, args.steps, args.eval_every,
                      {'net': net, 'optimizer': optimizer}, args.resume)
     runner.metrics['figures'] = draw_figures(scene, networks, runner.metrics, args.out)
@@ -89,12 +89,14 @@ def draw_figures(scene: ToySDEScene, networks: dict, metrics: dict, out: str) ->
 
 
 def summary(metrics: dict, data_fraction: float) -> str:
-    lines = [f"{'method':12s}{'Q ODE (C=½)':>13s}{'Q ODE (C=1)':>13s}{'Q SDE':>8s}{'paper ODE':>11s}{'paper SDE':>11s}{'s/step':>9s}"]
+    lines = [f"{'method':12s}{'Q ODE':>7s}{'(C)':>5s}{'Q ODE, other C':>16s}{'Q SDE':>8s}{'paper ODE':>11s}{'paper SDE':>11s}{'s/step':>9s}"]
     for name, entry in metrics['methods'].items():
         final = entry.get('final', {})
         paper = PAPER_TABLE.get(name, {}).get(data_fraction, (float('nan'),) * 2)
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
-        lines.append(f"{name:12s}{final.get('posterior_q_ode', np.nan):13.3f}{final.get('posterior_q_ode_c1', np.nan):13.3f}"
+        factor = METHODS[name].ode_factor if name in METHODS else np.nan
+        others = ', '.join(f"{k[len('posterior_q_ode_c'):]}: {v:.3f}" for k, v in final.items() if k.startswith('posterior_q_ode_c'))
+        lines.append(f"{name:12s}{final.get('posterior_q_ode', np.nan):7.3f}{factor:5g}{others:>16s}"
                      f"{final.get('posterior_q_sde', np.nan):8.3f}{paper[0]:11.2f}{paper[1]:11.2f}{entry.get('seconds_per_step', np.nan):9.4f}{note}")
     lines.append(f"process CPU time {metrics['cpu_seconds']:.0f} s, wall time {metrics['wall_seconds']:.0f} s")
     return '\n'.join(lines)

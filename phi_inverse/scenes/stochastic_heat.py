@@ -83,7 +83,7 @@ class StochasticHeatScene:
         self.test_initial, self.test_observation = math.convert(x0), math.convert(x_end)
 
     def config(self) -> dict:
-        return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'steps': self.steps,
+        return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'time_steps': self.steps,
                 'end_time': self.end_time, 'diffusion': self.diffusion, 'filters': self.filters, 'levels': self.levels,
                 'jitter': self.jitter}
 

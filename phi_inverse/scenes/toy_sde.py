@@ -10,7 +10,7 @@ SDE sampler; posterior metric `Q = 2·min(ρ₋₁, ρ₁)`.
 This is an SMDP scene, trained by `phi_inverse.smdp.runner`, not a SIP `Scene`.
 """
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from phi import math
@@ -39,12 +39,17 @@ class ToyMethod:
         learning_rate: Adam learning rate at the start; it decays to `final_learning_rate` over the run.
         final_learning_rate: Learning rate at the end of the run (cosine decay).
         final_fraction: Fraction of the run trained at `S_max` (the curriculum grows `S` before).
+        ode_factor: `C` of the probability-flow ODE. The 1-step loss and ISM learn `s_θ ≈ g²·∇ₓ log p_t`
+            (paper theorem 3.1), for which the ODE needs `C = ½`. The multi-step loss fits the deterministic
+            reverse rollout itself, i.e. the probability-flow drift (theorem 3.2), which is sampled with `C = 1`
+            (the paper's equation 9 with "C = 1 for the ODE").
     """
     loss: str
     window: int = 2
     learning_rate: float = 1e-3
     final_learning_rate: float = 1e-5
     final_fraction: float = .5
+    ode_factor: float = smdp.ODE_CORRECTION_FACTOR
 
     def curriculum(self, steps: int) -> Callable[[int], int]:
         """The window size `S` of every training step: constant 2 for `1-step`, 2 → `window` for `multi-step`."""
@@ -58,7 +63,7 @@ class ToyMethod:
 
 
 METHODS = {
-    'multi-step': ToyMethod('multi-step', window=10),
+    'multi-step': ToyMethod('multi-step', window=10, ode_factor=1.),
     '1-step': ToyMethod('1-step'),
     'ism': ToyMethod('ism'),
 }
@@ -102,7 +107,7 @@ class ToySDEScene:
 
     def config(self) -> dict:
         return {'trajectories': self.trajectories, 'strength': self.strength, 'diffusion': self.diffusion,
-                'dt': self.dt, 'steps': self.steps, 'test_paths': self.test_paths, 'integrator': self.integrator,
+                'dt': self.dt, 'time_steps': self.steps, 'test_paths': self.test_paths, 'integrator': self.integrator,
                 'mirror': self.mirror}
 
     @property
@@ -190,13 +195,15 @@ class ToySDEScene:
         x_end = self.start_states() if x_end is None else x_end
         return smdp.sample(x_end, self.times, predictor, trajectory=trajectory)
 
-    def evaluate(self, correction: smdp.reverse.Correction, ode_factors=(smdp.ODE_CORRECTION_FACTOR,)) -> Dict[str, float]:
-        """`posterior_q_sde` and `posterior_q_ode` of the `test_paths` reconstructions; ODE factors other than the
-        default `C = ½` are reported as `posterior_q_ode_c<C>`."""
+    def evaluate(self, correction: smdp.reverse.Correction, ode_factor: float = smdp.ODE_CORRECTION_FACTOR,
+                 other_ode_factors: Sequence[float] = ()) -> Dict[str, float]:
+        """Posterior Q of the `test_paths` reconstructions: `posterior_q_sde` (`C = 1`), `posterior_q_ode` with
+        `ode_factor`, and `posterior_q_ode_c<C>` for each of `other_ode_factors`."""
         metrics = {'posterior_q_sde': float(posterior_q(self.reconstruct(correction, 'sde')))}
-        for factor in ode_factors:
-            key = 'posterior_q_ode' if factor == smdp.ODE_CORRECTION_FACTOR else f'posterior_q_ode_c{factor:g}'
-            metrics[key] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=factor)))
+        metrics['posterior_q_ode'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=ode_factor)))
+        for factor in other_ode_factors:
+            if factor != ode_factor:
+                metrics[f'posterior_q_ode_c{factor:g}'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=factor)))
         return metrics
 
 
@@ -213,10 +220,10 @@ def make_step(scene: ToySDEScene, method: ToyMethod, net, optimizer, steps: int,
     return step
 
 
-def evaluator(scene: ToySDEScene, net, ode_factors=(smdp.ODE_CORRECTION_FACTOR,)) -> Callable[[], Dict[str, float]]:
-    """`evaluate()`: posterior Q of the ODE (default `C`) and SDE reconstructions, with a compiled correction."""
+def evaluator(scene: ToySDEScene, net, method: ToyMethod, other_ode_factors: Sequence[float] = (.5, 1.)) -> Callable[[], Dict[str, float]]:
+    """`evaluate()`: posterior Q of the SDE and ODE (the method's `C`, and the others) reconstructions, compiled correction."""
     correction = math.jit_compile(ToySDEScene.correction(net))
 
     def evaluate() -> Dict[str, float]:
-        return scene.evaluate(correction, ode_factors)
+        return scene.evaluate(correction, method.ode_factor, other_ode_factors)
     return evaluate
