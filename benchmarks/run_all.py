@@ -13,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import framework_overhead  # noqa: E402
 import jit  # noqa: E402
 import poisson  # noqa: E402
+import smdp  # noqa: E402
 from table import print_table  # noqa: E402
 
 from phi_inverse import backends  # noqa: E402
@@ -29,6 +30,7 @@ def main(argv=None):
     table += poisson.training_rows(32, 32, args.repeat)
     table += jit.rows(32, 32, args.repeat)
     table += framework_overhead.rows(32, 32, args.repeat, args.device)
+    table += smdp.rows(args.repeat)
     print_table(f'phi_inverse benchmarks (default backend torch on {backends.describe_device(backend)})', table)
     return table
 

@@ -4,8 +4,11 @@
     python benchmarks/smdp.py --backend jax --repeat 30
 
 Each ratio is measured in one run, alternating the compared calls so that machine load affects both alike.
+`rows()` gives this benchmark's rows for `benchmarks/run_all.py`.
 """
 import argparse
+import os
+import sys
 
 from phi import math
 from phiml import nn
@@ -15,6 +18,9 @@ from phi_inverse.jit_update import adam, jit_update
 from phi_inverse.scenes.stochastic_heat import StochasticHeatScene
 from phi_inverse.scenes.toy_sde import METHODS, ToySDEScene
 from phi_inverse.timing import interleaved_medians
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from table import print_table  # noqa: E402
 
 
 def training_rows(window: int, batch_size: int, repeat: int) -> list:
@@ -58,11 +64,9 @@ def sampling_rows(samples: int, repeat: int) -> list:
                  value=times['loop'], ratio=times['loop'] / times['batched'], aim='> 1')]
 
 
-def print_table(title: str, rows: list):
-    print(title)
-    print(f"{'measurement':62s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
-    for row in rows:
-        print(f"{row['name']:62s}{row['baseline'] * 1e3:10.2f}ms{row['value'] * 1e3:10.2f}ms{row['ratio']:9.2f}  {row['aim']}")
+def rows(repeat: int, samples: int = 16) -> list:
+    """All rows of this benchmark on the selected backend: compiled training step, batched posterior sampling."""
+    return training_rows(10, 512, repeat) + sampling_rows(samples, max(3, repeat // 5))
 
 
 def main(argv=None):
@@ -75,7 +79,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     backends.limit_threads(args.backend, args.threads)
     backend = backends.select(args.backend, args.device)
-    table = training_rows(10, 512, args.repeat) + sampling_rows(args.samples, max(3, args.repeat // 5))
+    table = rows(args.repeat, args.samples)
     print_table(f'SMDP benchmarks on {backend.name} ({backends.describe_device(backend)}), {args.threads} thread(s)', table)
     return table
 
