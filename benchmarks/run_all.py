@@ -19,6 +19,7 @@ import heat  # noqa: E402
 import jit  # noqa: E402
 import lowdim  # noqa: E402
 import poisson  # noqa: E402
+import smdp  # noqa: E402
 from table import print_table  # noqa: E402
 
 from phi_inverse import backends  # noqa: E402
@@ -43,6 +44,7 @@ def main(argv=None):
     table += framework_overhead.rows(32, 32, args.repeat, args.device)
     table += fluid.rows(64, 64, min(args.repeat, 5))  # an eager JAX step at 64x64 takes seconds
     table += fluid.training_rows(32, 8, min(args.repeat, 5))
+    table += smdp.rows(args.repeat)
     print_table(f'phi_inverse benchmarks (default backend torch on {backends.describe_device(backend)})', table)
     return table
 

@@ -53,6 +53,22 @@ def select(name: str, device: Optional[str] = None) -> Backend:
     return backend
 
 
+def limit_threads(name: str, threads: int):
+    """Limits the CPU threads one operation of backend `name` may use. Call it before `select()`.
+
+    Small networks gain nothing from intra-op parallelism, and on a machine shared with other processes
+    idle-spinning worker threads can slow a training step down many times.
+    """
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1 but got {threads}.")
+    os.environ['TF_NUM_INTRAOP_THREADS'] = os.environ['TF_NUM_INTEROP_THREADS'] = str(threads)
+    if threads == 1:
+        os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' --xla_cpu_multi_thread_eigen=false').strip()
+    if name == 'torch' and 'torch' in installed():
+        import torch
+        torch.set_num_threads(threads)
+
+
 def describe_device(backend: Backend) -> str:
     """The device type the backend allocates new tensors on, e.g. `'CPU'` or `'GPU'`."""
     return backend.get_default_device().device_type

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+from phi import math
+from phi.field import CenteredGrid
+from phi.math import batch, extrapolation
+
+from phi_inverse.physics import stochastic_heat
+from phi_inverse.smdp.metrics import radial_power_spectrum
+
+
+def sine_grid(k: int, resolution: int = 32):
+    return CenteredGrid(lambda p: math.sin(k * p.vector['x']) * math.cos(2 * p.vector['y']), extrapolation.PERIODIC,
+                        stochastic_heat.DOMAIN, x=resolution, y=resolution)
+
+
+def test_a_mode_decays_with_its_integer_wavenumber(backend):
+    for k in (1, 3, 7):
+        x = sine_grid(k)
+        math.assert_close(stochastic_heat.diffuse(x, .05, diffusivity=2.).values, x.values * np.exp(-2 * (k ** 2 + 4) * .05), abs_tolerance=1e-5)
+
+
+def test_wavenumbers_follow_the_grid_spacing(backend):
+    """On a 4π box the same cell pattern has half the wavenumber, so it decays four times slower in the exponent."""
+    x = sine_grid(3)
+    wide = CenteredGrid(x.values, extrapolation.PERIODIC, bounds=stochastic_heat.DOMAIN.scaled(2), x=32, y=32)
+    math.assert_close(stochastic_heat.diffuse(wide, .05).values, x.values * np.exp(-(9 + 4) / 4 * .05), abs_tolerance=1e-5)
+
+
+def test_negative_time_step_undoes_diffusion(backend):
+    math.seed(0)
+    x = stochastic_heat.gaussian_random_field(batch(examples=2), 16)
+    back = stochastic_heat.diffuse(stochastic_heat.diffuse(x, .02), -.02)
+    math.assert_close(back.values, x.values, abs_tolerance=1e-4)
+
+
+def test_step_adds_noise_of_scale_g_sqrt_dt(backend):
+    math.seed(0)
+    x = CenteredGrid(0, extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=64, y=64)
+    noisy = stochastic_heat.step(x, .04, diffusion=.5)
+    assert float(math.std(noisy.values, noisy.values.shape)) == pytest.approx(.5 * .2, rel=.05)
+
+
+def test_simulate_stacks_states_along_time(backend):
+    math.seed(0)
+    x0 = stochastic_heat.gaussian_random_field(batch(examples=3), 16)
+    times = math.tensor(np.linspace(0, .2, 5), batch('time'))
+    trajectory = stochastic_heat.simulate(x0, times, diffusion=0.)
+    assert trajectory.shape.get_size('time') == 5
+    math.assert_close(trajectory.time[-1].values, stochastic_heat.diffuse(x0, .2).values, abs_tolerance=1e-5)
+
+
+def test_random_fields_have_unit_variance_and_a_k_to_the_minus_4_spectrum(backend):
+    math.seed(0)
+    x = stochastic_heat.gaussian_random_field(batch(examples=64), 32)
+    assert float(math.mean(x.values ** 2, x.values.shape)) == pytest.approx(1, rel=.1)
+    spectrum = math.mean(radial_power_spectrum(x), 'examples').numpy('radius')
+    k = np.fft.fftfreq(32, 1 / 32)
+    magnitude = np.sqrt(k[:, None] ** 2 + k[None, :] ** 2)
+    radius = np.arange(1, 15)
+    expected = np.array([np.mean(magnitude[np.floor(magnitude + 1e-9) == r] ** -4.) for r in radius])
+    slope = np.polyfit(np.log(radius), np.log(spectrum[radius] / expected), 1)[0]
+    assert abs(slope) < .2, slope
+
+
+def test_non_periodic_grid_is_rejected():
+    x = CenteredGrid(0, extrapolation.ZERO, x=8, y=8)
+    with pytest.raises(ValueError, match='PERIODIC'):
+        stochastic_heat.diffuse(x, .1)

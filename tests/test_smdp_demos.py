@@ -1,0 +1,48 @@
+"""The SMDP demos, tiny, on every installed ML backend: metrics.json keys (DESIGN 3.2) and figures."""
+import json
+
+import pytest
+
+from tests.test_demo import load_demo
+
+
+def test_toy_sde_demo_writes_q_per_method(tmp_path, ml_backend):
+    toy = load_demo('toy_sde')
+    methods = 'multi-step,1-step,ism' if ml_backend.name == 'torch' else 'multi-step'  # 500 eager reverse steps per sampler
+    toy.main(['--backend', ml_backend.name, '--steps', '2', '--eval-every', '2', '--batch', '32', '--test-size', '20',
+              '--data-fraction', '0.01', '--methods', methods, '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert metrics['backend'] == ml_backend.name and metrics['config']['trajectories'] == 25 and metrics['config']['steps'] == 2
+    assert list(metrics['methods']) == methods.split(',')
+    for entry in metrics['methods'].values():
+        assert set(entry['final']) >= {'posterior_q_ode', 'posterior_q_sde'} and any(k.startswith('posterior_q_ode_c') for k in entry['final'])
+        assert entry['curve']['step'] == [0, 2] and all(0 <= q <= 1 for q in entry['final'].values())
+    assert metrics['figures'] == ['correction_field.png', 'trajectories.png', 'learning_curves.png']
+    assert all((tmp_path / f).stat().st_size > 10_000 for f in metrics['figures'])
+
+
+def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend):
+    heat = load_demo('stochastic_heat')
+    methods = 'smdp-ode,smdp-sde,s-only-ode,s-only-sde,supervised' if ml_backend.name == 'torch' else 'smdp-ode,smdp-sde,supervised'
+    heat.main(['--backend', ml_backend.name, '--steps', '2', '--eval-every', '2', '--batch', '2', '--test-size', '3',
+               '--train-size', '4', '--res', '16', '--window', '3', '--samples', '2', '--methods', methods, '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert list(metrics['methods']) == methods.split(',')
+    for entry in metrics['methods'].values():
+        assert set(entry['final']) == {'mse', 'spectral_error'} and entry['curve']['step'] == [0, 2]
+    assert metrics['methods']['smdp-sde']['model'] == metrics['methods']['smdp-ode']['model'] == 'smdp'
+    assert 'posterior_samples.png' in metrics['figures'] and all((tmp_path / f).exists() for f in metrics['figures'])
+
+
+def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
+    heat = load_demo('stochastic_heat')
+    heat.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '4', '--res', '16',
+               '--ablation', '2,3', '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert list(metrics['methods']) == ['smdp-ode-s2', 'smdp-sde-s2', 'smdp-ode-s3', 'smdp-sde-s3']
+    assert metrics['figures'] == ['ablation.png']
+
+
+def test_unknown_method_is_rejected(tmp_path):
+    with pytest.raises(SystemExit, match='smdp-ode'):
+        load_demo('stochastic_heat').main(['--methods', 'fno', '--out', str(tmp_path)])
