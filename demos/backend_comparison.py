@@ -32,7 +32,10 @@ SIP_SCENES = {  # name: (make_scene(args, jit), SIP method)
     'sine2d': (lambda args, jit: Sine2DScene(), 'sip'),
     'exponential': (lambda args, jit: ExponentialScene('newton'), 'newton'),
 }
-SCENES = {**SIP_SCENES}
+SMDP_SCENES = {  # name: probe_for(args)
+    'stochastic_heat': lambda args: comparison.stochastic_heat_probe(args.batch, args.seed, args.res),
+}
+SCENES = {**SIP_SCENES, **SMDP_SCENES}
 PARITY_AIM, PARITY_ACCEPTED = 1e-5, 1e-4
 
 
@@ -65,6 +68,8 @@ def run_worker(args):
 
 def probe_factory(args):
     """`probe_for(jit)` of the chosen scene."""
+    if args.scene in SMDP_SCENES:
+        return SMDP_SCENES[args.scene](args)
     make_scene, method = SIP_SCENES[args.scene]
     return comparison.sip_probe(lambda jit: make_scene(args, jit), args.batch, args.seed, method)
 

@@ -190,3 +190,39 @@ def sip_probe(make_scene: Callable[[bool], 'Scene'], batch_size: int, seed: int,
                      inverse=lambda batch, guess: scene.inverse_update(batch)(guess, y_target=batch.y),
                      train_step=train_step, train=train)
     return probe_for
+
+
+def stochastic_heat_probe(batch_size: int, seed: int, res: int = 32, window: int = 4, test_size: int = 8):
+    """`probe_for(jit)` for SMDP on the stochastic heat equation.
+
+    `forward` is the exact deterministic heat step `F⁻¹(exp(−|k|²Δt)·F(x))` (the SDE without its noise), `inverse`
+    the reverse simulator `P̃⁻¹(x) = 2x − P(x)`; both on the scene's test states.
+    Training steps use the multi-step loss with window `window`; `train` reports the ODE and SDE reconstructions'
+    MSE and spectral error.
+    """
+    from .jit_update import adam
+    from .physics import stochastic_heat
+    from .scenes.stochastic_heat import HeatTraining, StochasticHeatScene, make_step
+
+    def probe_for(jit: bool) -> Probe:
+        scene = StochasticHeatScene(train_size=max(batch_size, 16), test_size=max(test_size, batch_size), seed=seed, resolution=res)
+        training = HeatTraining(window=window)
+        physics = scene.physics('smdp')
+        t, dt = math.wrap(scene.end_time), math.wrap(scene.dt)
+
+        def inputs():
+            return (scene.test_initial[{'examples': slice(0, batch_size)}],)
+
+        def network_and_step(steps: int):
+            math.seed(seed)
+            net = scene.network('smdp')
+            return net, make_step(scene, 'smdp', training, net, adam(net, training.schedule(steps)), steps, batch_size, seed, jit)
+
+        def train(steps: int) -> Dict[str, float]:
+            net, step = network_and_step(steps)
+            for i in range(steps):
+                step(i)
+            return {f'{method} {key}': value for method, values in scene.evaluate(net, 'smdp').items() for key, value in values.items()}
+        return Probe(inputs, forward=lambda x: stochastic_heat.diffuse(x, scene.dt), inverse=lambda x: physics(x, t, dt),
+                     train_step=lambda: network_and_step(10 ** 6)[1], train=train)
+    return probe_for

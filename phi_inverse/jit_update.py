@@ -48,7 +48,7 @@ def adam(net, learning_rate: Union[float, Schedule] = 1e-3, betas=(.9, .999), ep
     return optimizer
 
 
-def jit_update(net, optimizer, loss_function: Callable[..., Tensor]) -> Callable[..., Tensor]:
+def jit_update(net, optimizer, loss_function: Callable[..., Tensor], jit: bool = True) -> Callable[..., Tensor]:
     """A compiled `update(*tensors) -> loss` that minimises `loss_function(*tensors)` by one optimizer step.
 
     Args:
@@ -57,11 +57,12 @@ def jit_update(net, optimizer, loss_function: Callable[..., Tensor]) -> Callable
         loss_function: Function of `Tensor` arguments returning the scalar loss `Tensor` (or a tuple whose first
             entry is the loss). It is traced once per combination of argument shapes; it must not draw random
             numbers (pass them in as arguments), since a trace would freeze them.
+        jit: `False` runs the same update eagerly (for comparisons and debugging).
 
     Returns:
         `update(*tensors)`, returning the loss before the step.
     """
-    compiled_loss = math.jit_compile(loss_function)
+    compiled_loss = math.jit_compile(loss_function) if jit else loss_function
     schedule = getattr(optimizer, 'learning_rate_schedule', None)
     scheduled_here = schedule is not None and require_trainable_backend().name != 'jax'
     steps_done = [0]

@@ -65,8 +65,8 @@ def test_measure_leaves_out_the_newton_update_on_numpy():
     assert set(report['seconds']) == {'forward'} and set(outputs) == {'forward'}
 
 
-@pytest.mark.parametrize('scene', ['heat', 'sine2d', 'exponential'])
-def test_every_sip_scene_takes_part(scene, torch_backend):
+@pytest.mark.parametrize('scene', ['heat', 'sine2d', 'exponential', 'stochastic_heat'])  # fluid: minutes (its own tests cover it)
+def test_every_scene_takes_part(scene, torch_backend):
     demo = load_demo()
     args = demo.argument_parser().parse_args(['--scene', scene, '--batch', '2', '--res', '16'])
     report, outputs = comparison.measure(demo.probe_factory(args), steps=1, repeat=1)

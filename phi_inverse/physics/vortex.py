@@ -16,6 +16,7 @@ References:
 import math as pymath
 from typing import Tuple
 
+import numpy as np
 from phi import field, math
 from phi.field import CenteredGrid, Field
 from phi.math import Tensor, batch
@@ -150,7 +151,7 @@ def reverse_vortex_update(initial_marker: Field, flow: MarkerFlow, centre, desti
         forward_markers, final_velocity = flow.forward(initial_marker, guess)
         ends = field.stack([forward_markers.time[-1], y_target], batch(reverse_of='forward,target'))
         reverse_markers = flow.reverse(ends, final_velocity)
-        times = math.range(TIME.with_size(flow.steps + 1)) * flow.dt  # a static size, also inside a TensorFlow trace
+        times = math.wrap(np.arange(flow.steps + 1) * flow.dt, TIME)  # a constant (math.range fails in TF traces)
         centres_of_mass = center_of_mass(reverse_markers)
         mismatch = minimum_image(centres_of_mass.reverse_of['forward'] - centres_of_mass.reverse_of['target'], size)
         vortex_centre = centre + translation * times

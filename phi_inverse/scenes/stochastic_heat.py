@@ -201,12 +201,12 @@ class HeatTraining:
 
 
 def make_step(scene: StochasticHeatScene, model: str, training: HeatTraining, net, optimizer, steps: int,
-              batch_size: int, seed: int) -> Callable[[int], float]:
-    """Training step `i`: data of step `i` from the seed, window size of step `i`, one compiled update.
+              batch_size: int, seed: int, jit: bool = True) -> Callable[[int], float]:
+    """Training step `i`: data of step `i` from the seed, window size of step `i`, one compiled (or eager) update.
 
     `optimizer` should come from `jit_update.adam(net, training.schedule(steps))`.
     """
-    update = jit_update(net, optimizer, scene.loss_function(net, model))
+    update = jit_update(net, optimizer, scene.loss_function(net, model), jit)
     window = smdp.WindowCurriculum.spread(training.window, steps, final_fraction=training.final_fraction) if training.window > 2 else (lambda i: 2)
 
     def step(i: int) -> float:
