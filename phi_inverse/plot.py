@@ -36,7 +36,7 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
     by_step.set_ylabel(metric)
     by_step.legend()
     fig.suptitle(f"{metrics['scene']} — {metric} on the test set ({metrics['backend']}, {metrics['device']})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def timing_bars(report: Dict[str, dict], path: str, title: str = '') -> str:
@@ -54,7 +54,7 @@ def timing_bars(report: Dict[str, dict], path: str, title: str = '') -> str:
     axis.legend()
     axis.grid(True, axis='y', which='both', alpha=.3)
     axis.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = '', shared_scale: Sequence[List[str]] = ()) -> str:
@@ -84,7 +84,7 @@ def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = ''
             if column == 0:
                 axes[row, column].set_ylabel(label)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _shared_limits(rows, column: int, groups) -> Dict[str, tuple]:
@@ -103,7 +103,8 @@ def examples(field: Field, count: int) -> List[np.ndarray]:
     return [values[{dim: i}].numpy('x,y') for i in range(min(count, values.shape.get_size(dim)))]
 
 
-def _save(fig, path: str) -> str:
+def save_figure(fig, path: str) -> str:
+    """Saves `fig` to `path` (creating its folder) with a tight layout, closes it and returns `path`."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -136,4 +137,4 @@ def iteration_curves(curves: Dict[str, Sequence[float]], references: Dict[str, f
     axis.grid(True, which='both', alpha=.3)
     axis.legend()
     axis.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -45,3 +45,20 @@ def torch_backend():
     selected = backends.get('torch')
     with selected:
         yield selected
+
+
+@pytest.fixture
+def single_torch_thread():
+    """One PyTorch thread: tiny networks gain nothing from two, and two oversubscribe a shared 2-core machine.
+
+    Modules opt in with `pytestmark = pytest.mark.usefixtures('single_torch_thread')`.
+    """
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

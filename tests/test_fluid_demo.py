@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from .physics.fluid_cases import single_torch_thread  # noqa: F401 (autouse fixture)
 from .test_demo import load_demo
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def test_fluid_demo_writes_metrics_figures_and_the_iterative_baseline(tmp_path):

@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from tests.scenes.test_lowdim_scenes import single_thread_torch  # noqa: F401 (autouse fixture)
 from tests.test_demo import load_demo
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 SMALL = ['--eval-every', '1', '--batch', '10', '--test-size', '20']
 

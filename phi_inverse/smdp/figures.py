@@ -9,6 +9,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..plot import save_figure
+
 
 def correction_fields(fields: Dict[str, np.ndarray], times: np.ndarray, states: np.ndarray, paths: np.ndarray,
                       path: str, title: str = '') -> str:
@@ -28,7 +30,7 @@ def correction_fields(fields: Dict[str, np.ndarray], times: np.ndarray, states: 
         axis.set(title=name, xlabel='t', ylabel='x', ylim=(states[0], states[-1]))
         fig.colorbar(image, ax=axis, fraction=.046, pad=.04, label='s_θ(x, t)')
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def trajectories(rows: Dict[str, Dict[str, np.ndarray]], times: np.ndarray, path: str, title: str = '') -> str:
@@ -49,7 +51,7 @@ def trajectories(rows: Dict[str, Dict[str, np.ndarray]], times: np.ndarray, path
     for axis in axes[-1]:
         axis.set_xlabel('t')
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def metric_curves(metrics: dict, keys: Sequence[str], path: str, ylabel: str = '', log: bool = False) -> str:
@@ -69,7 +71,7 @@ def metric_curves(metrics: dict, keys: Sequence[str], path: str, ylabel: str = '
     by_step.set_ylabel(ylabel)
     by_step.legend(fontsize=7)
     fig.suptitle(f"{metrics['scene']} ({metrics['backend']}, {metrics['device']})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') -> str:
@@ -81,7 +83,7 @@ def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') ->
     axis.set(yscale='log', xlabel='radius |k|', ylabel='power', title=title)
     axis.grid(True, which='both', alpha=.3)
     axis.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def window_ablation(metrics: dict, windows: Sequence[int], path: str) -> str:
@@ -96,7 +98,7 @@ def window_ablation(metrics: dict, windows: Sequence[int], path: str) -> str:
         axis.grid(True, which='both', alpha=.3)
         axis.legend()
     fig.suptitle(f"Window size ablation ({metrics['backend']}, {metrics['device']})")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def posterior_samples(references: Dict[str, np.ndarray], samples: Dict[str, Sequence[np.ndarray]], path: str, title: str = '') -> str:
@@ -120,10 +122,3 @@ def posterior_samples(references: Dict[str, np.ndarray], samples: Dict[str, Sequ
     plt.close(fig)
     return path
 
-
-def _save(fig, path: str) -> str:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

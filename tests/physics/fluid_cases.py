@@ -1,7 +1,6 @@
 """Shared set-up of the Navier–Stokes tests: a small periodic domain and one flow per backend, compiled where it pays."""
 from functools import lru_cache
 
-import pytest
 from phi import math
 from phi.field import CenteredGrid, Field
 from phi.geom import Box, UniformGrid
@@ -30,19 +29,3 @@ def fresh(field: Field) -> Field:
     return Field(geometry, math.convert(field.values), field.boundary)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def single_torch_thread():
-    """Small CG solves run 5–10x slower when PyTorch's intra-op threads compete with other processes for two cores.
-
-    The Navier–Stokes tests therefore run PyTorch single-threaded (results do not depend on it) and restore the
-    previous setting afterwards. Modules opt in by importing this fixture.
-    """
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

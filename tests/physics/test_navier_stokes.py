@@ -8,7 +8,9 @@ from phi.physics import advect
 
 from phi_inverse.metrics import values_of
 from phi_inverse.physics import navier_stokes as ns, vortex
-from .fluid_cases import DOMAIN, DT, marker_flow, single_torch_thread  # noqa: F401 (autouse fixture)
+from .fluid_cases import DOMAIN, DT, marker_flow
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def max_abs(a, b=0) -> float:

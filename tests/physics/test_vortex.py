@@ -8,7 +8,9 @@ from phi.math import batch, channel, vec
 from phi_inverse import backends
 from phi_inverse.metrics import values_of
 from phi_inverse.physics import vortex
-from .fluid_cases import DOMAIN, fresh, marker_flow, single_torch_thread  # noqa: F401 (autouse fixture)
+from .fluid_cases import DOMAIN, fresh, marker_flow
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 CENTRE, WIDTH, STRENGTHS = vec(x=32, y=32), 10., (1., -.8)
 

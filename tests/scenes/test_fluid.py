@@ -5,7 +5,8 @@ from phi import math
 from phi_inverse import backends
 from phi_inverse.physics import vortex
 from phi_inverse.scenes.fluid import FluidScene
-from ..physics.fluid_cases import single_torch_thread  # noqa: F401 (autouse fixture)
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def small_scene() -> FluidScene:

@@ -9,18 +9,7 @@ from phi_inverse.scenes.sine2d import Sine2DScene
 from phi_inverse.scenes.wave_packet import CENTRE, WavePacketScene
 
 
-@pytest.fixture(autouse=True)
-def single_thread_torch():
-    """These networks are tiny: one PyTorch thread is fastest, two oversubscribe the shared 2-core machine."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 def final(experiment, name, key):
