@@ -70,11 +70,16 @@ def measure(probe_for: Callable[[bool], Probe], steps: int, repeat: int, can_tra
         probe = probe_for(jit)
         arguments = probe.inputs()
         mode = 'jit' if jit else 'eager'
-        for name in runnable_operators(probe, arguments):
+        for name in OPERATORS:
             operator = getattr(probe, name)
-            report['seconds'].setdefault(name, {})[mode] = interleaved_medians({name: lambda: operator(*arguments)}, repeat)[name]
+            try:
+                result = operator(*arguments)  # also traces the JIT mode before timing
+            except NotImplementedError as error:  # NumPy cannot differentiate: no Hessian-based updates
+                print(f"{backend.name}: skipping '{name}': {error}")
+                continue
             if not jit:
-                outputs[name] = as_numpy(operator(*arguments))
+                outputs[name] = as_numpy(result)
+            report['seconds'].setdefault(name, {})[mode] = interleaved_medians({name: lambda: operator(*arguments)}, repeat)[name]
         if can_train:
             try:
                 report['seconds'].setdefault('train_step', {})[mode] = _median_step_time(probe.train_step(), repeat)
@@ -87,18 +92,6 @@ def measure(probe_for: Callable[[bool], Probe], steps: int, repeat: int, can_tra
     report['memory'] = {'peak_rss_mb': _peak_rss_mb(), 'rss_increase_mb': _peak_rss_mb() - baseline_rss,
                         **backends.peak_device_memory_mb(backend)}
     return report, outputs
-
-
-def runnable_operators(probe: Probe, arguments: tuple) -> Sequence[str]:
-    """The `OPERATORS` the default backend can run: NumPy cannot differentiate, so Hessian-based updates are left out."""
-    names = []
-    for name in OPERATORS:
-        try:
-            getattr(probe, name)(*arguments)
-            names.append(name)
-        except NotImplementedError as error:
-            print(f"{default_backend().name}: skipping '{name}': {error}")
-    return names
 
 
 def _median_step_time(step: Callable[[int], float], repeat: int) -> float:

@@ -10,8 +10,8 @@ import os
 import warnings
 from typing import Callable, Dict, Optional, Sequence
 
-from phiml.backend import default_backend
 
+from ..backends import describe_device
 from ..checkpoint import Checkpoint
 from ..checks import require_trainable_backend
 from ..train import TrainingDiverged, TrainingResult, train
@@ -31,7 +31,7 @@ class Runner:
     def __init__(self, scene: str, out: Optional[str] = None, config: dict = None):
         backend = require_trainable_backend()
         self.out = out
-        self.metrics = {'scene': scene, 'backend': backend.name, 'device': backend.get_default_device().device_type,
+        self.metrics = {'scene': scene, 'backend': backend.name, 'device': describe_device(backend),
                         'config': dict(config or {}), 'methods': {}, 'figures': []}
 
     def train(self, model: str, methods: Sequence[str], step: Callable[[int], float],
@@ -90,8 +90,3 @@ def _method_record(result: TrainingResult, method: str) -> dict:
     curve.update({key[len(prefix):]: values for key, values in result.curve.items() if key.startswith(prefix)})
     final = {key: values[-1] for key, values in curve.items() if key not in ('step', 'wall_time') and values}
     return {'curve': curve, 'final': final, 'seconds_per_step': result.seconds_per_step, 'steps': result.steps_done}
-
-
-def describe_backend() -> str:
-    backend = default_backend()
-    return f"{backend.name} ({backend.get_default_device().device_type})"
