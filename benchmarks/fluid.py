@@ -9,10 +9,10 @@ PhiFlow operators without compilation.
 """
 import argparse
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 from phi_inverse.physics import navier_stokes as ns
-from phi_inverse.scenes.fluid import FluidScene
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.experiments.scenes.fluid import FluidScene
+from phi_inverse.experiments.timing import interleaved_medians
 from table import print_table, training_step_row
 
 

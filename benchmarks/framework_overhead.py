@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 from table import print_table
 
 
@@ -48,9 +48,9 @@ def rows(res: int = 32, batch_size: int = 32, repeat: int = 30, device=None) -> 
     backends.select('torch', device)
     from phi import math
     from phiml import nn
-    from phi_inverse.scenes.base import data_seed
-    from phi_inverse.scenes.poisson import PoissonScene
-    from phi_inverse.timing import interleaved_medians
+    from phi_inverse.experiments.scenes.base import data_seed
+    from phi_inverse.experiments.scenes.poisson import PoissonScene
+    from phi_inverse.experiments.timing import interleaved_medians
 
     scene = PoissonScene(res=res)
     batch = scene.sample(batch_size, data_seed(0, 1, 0))

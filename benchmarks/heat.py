@@ -11,12 +11,13 @@ import time
 import numpy as np
 from phi import math
 
-from phi_inverse import backends, iterative
-from phi_inverse.jit import jit_on_grid
+from phi_inverse.support import backends
+from phi_inverse.experiments import iterative
+from phi_inverse.support.jit import jit_on_grid
 from phi_inverse.physics import heat
-from phi_inverse.scenes.base import split
-from phi_inverse.scenes.heat import AMOUNT, HeatScene
-from phi_inverse.timing import interleaved_medians, wait_for
+from phi_inverse.experiments.scenes.base import split
+from phi_inverse.experiments.scenes.heat import AMOUNT, HeatScene
+from phi_inverse.experiments.timing import interleaved_medians, wait_for
 from table import print_table, training_step_row
 
 

@@ -6,11 +6,11 @@ import argparse
 
 from phi import math
 
-from phi_inverse import backends
-from phi_inverse.checks import TRAINING_BACKENDS
-from phi_inverse.scenes.base import make_step
-from phi_inverse.scenes.poisson import PoissonScene
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.support import backends
+from phi_inverse.support.checks import TRAINING_BACKENDS
+from phi_inverse.experiments.scenes.base import make_step
+from phi_inverse.experiments.scenes.poisson import PoissonScene
+from phi_inverse.experiments.timing import interleaved_medians
 from table import print_table
 
 

@@ -12,9 +12,10 @@ import os
 os.environ.setdefault('OMP_NUM_THREADS', '1')  # as in the demos: tiny networks run fastest on one thread
 
 
-from phi_inverse import backends, updates
-from phi_inverse.scenes.sine2d import Sine2DScene
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.support import backends
+from phi_inverse import updates
+from phi_inverse.experiments.scenes.sine2d import Sine2DScene
+from phi_inverse.experiments.timing import interleaved_medians
 from table import print_table, training_step_row
 
 

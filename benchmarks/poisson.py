@@ -11,10 +11,10 @@ from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.math import Solve, batch, extrapolation
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 from phi_inverse.physics import poisson
-from phi_inverse.scenes.poisson import PoissonScene
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.experiments.scenes.poisson import PoissonScene
+from phi_inverse.experiments.timing import interleaved_medians
 from table import print_table, training_step_row
 
 

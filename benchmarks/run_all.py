@@ -2,7 +2,7 @@
 
     python benchmarks/run_all.py [--repeat 20] [--device gpu]
 
-Each ratio compares two computations measured in this run, alternating their calls (see phi_inverse.timing).
+Each ratio compares two computations measured in this run, alternating their calls (see phi_inverse.experiments.timing).
 Training steps run on PyTorch (the default backend); the JIT rows compare eager and compiled steps on every
 installed ML backend; the framework row compares phi_inverse's Poisson SIP step with the same step written in
 plain PyTorch.
@@ -22,7 +22,7 @@ import poisson  # noqa: E402
 import smdp  # noqa: E402
 from table import print_table  # noqa: E402
 
-from phi_inverse import backends  # noqa: E402
+from phi_inverse.support import backends  # noqa: E402
 
 
 def main(argv=None):

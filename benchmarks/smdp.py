@@ -13,11 +13,12 @@ import sys
 from phi import math
 from phiml import nn
 
-from phi_inverse import backends, smdp
-from phi_inverse.jit_update import adam, jit_update
-from phi_inverse.scenes.stochastic_heat import StochasticHeatScene
-from phi_inverse.scenes.toy_sde import METHODS, ToySDEScene
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.support import backends
+from phi_inverse import smdp
+from phi_inverse.support.jit_update import adam, jit_update
+from phi_inverse.experiments.scenes.stochastic_heat import StochasticHeatScene
+from phi_inverse.experiments.scenes.toy_sde import METHODS, ToySDEScene
+from phi_inverse.experiments.timing import interleaved_medians
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from table import print_table  # noqa: E402

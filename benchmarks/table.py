@@ -3,8 +3,8 @@ from typing import List
 
 from phi import math
 
-from phi_inverse.scenes.base import Scene, make_step
-from phi_inverse.timing import interleaved_medians
+from phi_inverse.experiments.scenes.base import Scene, make_step
+from phi_inverse.experiments.timing import interleaved_medians
 
 
 def row(name: str, baseline: float, value: float, aim: str) -> dict:

@@ -18,12 +18,13 @@ import tempfile
 
 import numpy as np
 
-from phi_inverse import backends, comparison, plot
-from phi_inverse.scenes.exponential import ExponentialScene
-from phi_inverse.scenes.fluid import FluidScene
-from phi_inverse.scenes.heat import HeatScene
-from phi_inverse.scenes.poisson import PoissonScene
-from phi_inverse.scenes.sine2d import Sine2DScene
+from phi_inverse.support import backends
+from phi_inverse.experiments import comparison, plot
+from phi_inverse.experiments.scenes.exponential import ExponentialScene
+from phi_inverse.experiments.scenes.fluid import FluidScene
+from phi_inverse.experiments.scenes.heat import HeatScene
+from phi_inverse.experiments.scenes.poisson import PoissonScene
+from phi_inverse.experiments.scenes.sine2d import Sine2DScene
 
 SIP_SCENES = {  # name: (make_scene(args, jit), SIP method)
     'poisson': (lambda args, jit: PoissonScene(res=args.res, jit=jit), 'sip'),

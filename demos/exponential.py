@@ -16,10 +16,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from phi import math
 
-from phi_inverse import backends, plot
-from phi_inverse.demo import argument_parser, parse, select_methods
-from phi_inverse.experiment import Experiment
-from phi_inverse.scenes.exponential import X_RANGE, ExponentialScene
+from phi_inverse.support import backends
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse, select_methods
+from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments.scenes.exponential import X_RANGE, ExponentialScene
 
 METHODS = ('sgd', 'adam', 'rescaled', 'newton', 'newton-clipped')
 DEFAULTS = dict(steps=3000, batch=100, eval_every=100, test_size=1000)

@@ -15,10 +15,10 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
-from phi_inverse.demo import argument_parser, parse, run_sip_demo
-from phi_inverse.scenes.base import split
-from phi_inverse.scenes.fluid import FluidScene
-from phi_inverse.timing import median_seconds
+from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
+from phi_inverse.experiments.scenes.base import split
+from phi_inverse.experiments.scenes.fluid import FluidScene
+from phi_inverse.experiments.timing import median_seconds
 
 DEFAULTS = dict(steps=100, batch=8, res=32, eval_every=10, test_size=32, iterations=7)
 PAPER = dict(steps=20000, batch=64, res=64, eval_every=500, test_size=64, iterations=7)

@@ -18,9 +18,9 @@ examples one by one from `x = 0`; their error and wall time per example are repo
 """
 import os
 
-from phi_inverse import iterative, plot
-from phi_inverse.demo import argument_parser, parse, run_sip_demo
-from phi_inverse.scenes.heat import HeatScene
+from phi_inverse.experiments import iterative, plot
+from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
+from phi_inverse.experiments.scenes.heat import HeatScene
 
 DEFAULTS = dict(steps=500, batch=32, res=32, eval_every=25, test_size=64, iterations=100, solver_examples=4)
 PAPER = dict(steps=10_000, batch=128, res=64, eval_every=100, test_size=128, iterations=1000, solver_examples=128)

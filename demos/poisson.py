@@ -4,9 +4,9 @@
     python demos/poisson.py --paper              # 64x64, batch 128, 5000 steps
     python demos/poisson.py --backend jax --methods sip,adam --steps 100
 """
-from phi_inverse import plot
-from phi_inverse.demo import argument_parser, parse, run_sip_demo
-from phi_inverse.scenes.poisson import PoissonScene
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
+from phi_inverse.experiments.scenes.poisson import PoissonScene
 
 DEFAULTS = dict(steps=500, batch=32, res=32, eval_every=25, test_size=64)
 PAPER = dict(steps=5000, batch=128, res=64, eval_every=100, test_size=128)

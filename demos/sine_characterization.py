@@ -20,10 +20,10 @@ import json
 import matplotlib.pyplot as plt
 import numpy as np
 
-from phi_inverse import backends
-from phi_inverse.demo import argument_parser, parse, run_sip_demo, select_methods
-from phi_inverse.experiment import Experiment
-from phi_inverse.scenes.sine2d import Sine2DScene
+from phi_inverse.support import backends
+from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo, select_methods
+from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments.scenes.sine2d import Sine2DScene
 
 METHODS = ('sip', 'adam', 'sgd', 'adadelta', 'adagrad', 'rmsprop')
 DEFAULTS = dict(steps=3000, batch=100, eval_every=100, test_size=1000, time_budget=20., sweep_budget=4.,

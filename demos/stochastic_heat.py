@@ -11,13 +11,14 @@ import time
 import numpy as np
 from phi import math
 
-from phi_inverse import backends, plot
-from phi_inverse.demo import argument_parser, parse
-from phi_inverse.jit_update import adam
-from phi_inverse.scenes.stochastic_heat import METHOD_MODEL, MODEL_METHODS, HeatTraining, StochasticHeatScene, make_step
-from phi_inverse.smdp import figures
+from phi_inverse.support import backends
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse
+from phi_inverse.support.jit_update import adam
+from phi_inverse.experiments.scenes.stochastic_heat import METHOD_MODEL, MODEL_METHODS, HeatTraining, StochasticHeatScene, make_step
+from phi_inverse.experiments import smdp_figures as figures
 from phi_inverse.smdp.metrics import radial_power_spectrum
-from phi_inverse.smdp.runner import Runner
+from phi_inverse.experiments.smdp_runner import Runner
 
 DEFAULTS = dict(steps=1200, batch=16, res=32, eval_every=400, test_size=100, train_size=1000, window=8, filters=16)
 PAPER = dict(steps=20000, batch=32, res=32, eval_every=2000, test_size=500, train_size=2500, window=32, filters=32)

@@ -15,12 +15,12 @@ import numpy as np
 from phi import math
 from phi.math import batch
 
-from phi_inverse import backends
-from phi_inverse.demo import argument_parser, parse
-from phi_inverse.jit_update import adam
-from phi_inverse.scenes.toy_sde import METHODS, ToySDEScene, evaluator, make_step
-from phi_inverse.smdp import figures
-from phi_inverse.smdp.runner import Runner
+from phi_inverse.support import backends
+from phi_inverse.experiments.demo import argument_parser, parse
+from phi_inverse.support.jit_update import adam
+from phi_inverse.experiments.scenes.toy_sde import METHODS, ToySDEScene, evaluator, make_step
+from phi_inverse.experiments import smdp_figures as figures
+from phi_inverse.experiments.smdp_runner import Runner
 
 DEFAULTS = dict(steps=16000, batch=512, eval_every=4000, test_size=1000)
 PAPER = dict(steps=64000, batch=512, eval_every=8000, test_size=1000)

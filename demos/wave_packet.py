@@ -17,11 +17,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from phi import math
 
-from phi_inverse import backends
-from phi_inverse.demo import argument_parser, parse, select_methods
-from phi_inverse.experiment import Experiment
+from phi_inverse.support import backends
+from phi_inverse.experiments.demo import argument_parser, parse, select_methods
+from phi_inverse.experiments.experiment import Experiment
 from phi_inverse.physics import wave_packet
-from phi_inverse.scenes.wave_packet import CENTRE, WavePacketScene
+from phi_inverse.experiments.scenes.wave_packet import CENTRE, WavePacketScene
 
 DEFAULTS = dict(steps=2000, batch=100, eval_every=50, test_size=256, lbfgsb_iterations=100)
 PAPER = dict(steps=5000, batch=100, eval_every=50, test_size=1000, lbfgsb_iterations=100)

@@ -5,7 +5,8 @@
 """
 __version__ = '0.1.0'
 
-from . import compat, physics, sip
+from .support import compat
+from . import physics, sip
 from .sip import sip_loss, physics_loss, InverseUpdate
 
 compat.apply()

@@ -143,5 +143,5 @@ def require_autodiff(x) -> Backend:
         raise NotImplementedError(
             f"This inverse update differentiates the forward simulation, but x lives on {backend.name}, which has no automatic "
             f"differentiation. Create x on PyTorch, TensorFlow or JAX (import phi.torch.flow, phi.tf.flow or phi.jax.flow, "
-            f"or phi_inverse.backends.select(...)), or convert it with math.convert(x).")
+            f"or phi_inverse.support.backends.select(...)), or convert it with math.convert(x).")
     return backend

@@ -18,7 +18,7 @@ from phi import math
 from phi.field import Field
 from phi.math import Tensor, batch
 
-from .checks import check_finite, check_like
+from .support.checks import check_finite, check_like
 from .metrics import half_squared_norm
 
 X = TypeVar('X', Field, Tensor)

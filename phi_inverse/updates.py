@@ -201,7 +201,7 @@ def compiled(update: InverseUpdate) -> InverseUpdate:
     Meant for the Newton-type updates; not for L-BFGS-B, which runs in SciPy. `y` is not passed on (these
     updates re-simulate). Where a trace is impossible the update runs uncompiled, after one warning: on PyTorch
     when `torch.jit.trace` cannot record the backward pass (e.g. of `exp`, whose derivative reuses its output).
-    TensorFlow traces it with `phi_inverse.compat`'s gradient fix.
+    TensorFlow traces it with `phi_inverse.support.compat`'s gradient fix.
     """
     trace = math.jit_compile(lambda x, y_target: update(x, y_target=y_target))
     untraceable = set()

@@ -7,8 +7,8 @@ import pytest
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 warnings.filterwarnings('ignore', message='.*requires_grad=True to a scalar.*')
 
-from phi_inverse import backends  # noqa: E402
-from phi_inverse.checks import TRAINING_BACKENDS  # noqa: E402
+from phi_inverse.support import backends  # noqa: E402
+from phi_inverse.support.checks import TRAINING_BACKENDS  # noqa: E402
 
 INSTALLED = backends.installed()
 ML_BACKENDS = [name for name in INSTALLED if name in TRAINING_BACKENDS]

@@ -4,9 +4,9 @@ from phi import math
 from phi.field import CenteredGrid, Noise
 from phi.math import batch, extrapolation
 
-from phi_inverse import backends
-from phi_inverse.checks import require_trainable_backend
-from phi_inverse.jit import jit_on_grid
+from phi_inverse.support import backends
+from phi_inverse.support.checks import require_trainable_backend
+from phi_inverse.support.jit import jit_on_grid
 from phi_inverse.physics import poisson, spectral
 
 

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from phi_inverse import backends, comparison
-from phi_inverse.scenes.poisson import PoissonScene
+from phi_inverse.support import backends
+from phi_inverse.experiments import comparison
+from phi_inverse.experiments.scenes.poisson import PoissonScene
 
 
 def test_parity_reports_the_largest_pairwise_difference():

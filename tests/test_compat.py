@@ -4,7 +4,7 @@ import pytest
 from phi import math
 from phiml import nn
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 
 BETA1, BETA2, EPSILON, LEARNING_RATE = .9, .999, 1e-7, .1
 

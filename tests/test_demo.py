@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from phi_inverse import demo
+from phi_inverse.experiments import demo
 
 DEMOS = os.path.join(os.path.dirname(__file__), '..', 'demos')
 
@@ -52,13 +52,13 @@ def test_paper_flag_switches_configuration_and_explicit_flags_win():
 
 
 def test_unknown_method_lists_the_available_ones():
-    from phi_inverse.scenes.poisson import PoissonScene
+    from phi_inverse.experiments.scenes.poisson import PoissonScene
     with pytest.raises(SystemExit, match='sip, adam, sgd'):
         demo.select_methods(PoissonScene.methods, ['sip', 'lbfgs'], {})
 
 
 def test_learning_rate_override_applies_to_the_method():
-    from phi_inverse.scenes.poisson import PoissonScene
+    from phi_inverse.experiments.scenes.poisson import PoissonScene
     methods = demo.select_methods(PoissonScene.methods, ['sgd'], {'sgd': 1e-12})
     assert methods['sgd'].learning_rate == 1e-12 and methods['sgd'].momentum == .9
 

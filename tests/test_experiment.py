@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from phi import math
 
-from phi_inverse import backends
-from phi_inverse.experiment import Experiment
-from phi_inverse.scenes.base import Method
-from phi_inverse.scenes.poisson import PoissonScene
+from phi_inverse.support import backends
+from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments.scenes.base import Method
+from phi_inverse.experiments.scenes.poisson import PoissonScene
 
 
 def curves(experiment, method):

@@ -24,7 +24,7 @@ def test_fluid_demo_writes_metrics_figures_and_the_iterative_baseline(tmp_path):
 
 
 def test_paper_flag_gives_the_paper_configuration():
-    from phi_inverse import demo
+    from phi_inverse.experiments import demo
     fluid = load_demo('fluid')
     parser = demo.argument_parser('test', fluid.DEFAULTS, fluid.PAPER, ('sip', 'adam'))
     paper, default = demo.parse(parser, ['--paper'], 'fluid'), demo.parse(parser, [], 'fluid')

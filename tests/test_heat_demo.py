@@ -21,7 +21,7 @@ def test_heat_demo_writes_metrics_with_iterative_solvers_and_figures(tmp_path):
 
 
 def test_paper_configuration():
-    from phi_inverse import demo
+    from phi_inverse.experiments import demo
     heat = load_demo('heat')
     parser = heat.make_parser()
     paper = demo.parse(parser, ['--paper'], 'heat')

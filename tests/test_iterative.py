@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from phi_inverse import iterative
-from phi_inverse.scenes.heat import HeatScene
+from phi_inverse.experiments import iterative
+from phi_inverse.experiments.scenes.heat import HeatScene
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from phi import math
 from phi.math import batch, channel
 from phiml import nn
 
-from phi_inverse import networks
-from phi_inverse.jit_update import adam, cosine_decay, jit_update, set_learning_rate
+from phi_inverse.support import networks
+from phi_inverse.support.jit_update import adam, cosine_decay, jit_update, set_learning_rate
 
 
 def regression_problem():

@@ -1,4 +1,4 @@
-"""The SMDP demos, tiny, on every installed ML backend: metrics.json keys (DESIGN 3.2) and figures."""
+"""The SMDP demos, tiny, on every installed ML backend: metrics.json keys and figures."""
 import json
 
 import pytest

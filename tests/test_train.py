@@ -1,7 +1,7 @@
 import pytest
 
-from phi_inverse.checkpoint import Checkpoint
-from phi_inverse.train import TrainingDiverged, train
+from phi_inverse.support.checkpoint import Checkpoint
+from phi_inverse.experiments.train import TrainingDiverged, train
 
 
 class Counter:
@@ -73,7 +73,7 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
 def test_time_budget_stops_training_and_evaluates_at_the_end(monkeypatch):
     """A fake clock advancing 0.5 s per reading makes every step take 0.5 s: a 2 s budget allows 4 steps."""
     import itertools
-    from phi_inverse import train as train_module
+    from phi_inverse.experiments import train as train_module
     clock = itertools.count(0., .5)
     monkeypatch.setattr(train_module.time, 'perf_counter', lambda: next(clock))
     counter = Counter()
@@ -85,7 +85,7 @@ def test_time_budget_stops_training_and_evaluates_at_the_end(monkeypatch):
 
 def test_time_budget_is_shared_with_the_resumed_run(monkeypatch, tmp_path):
     import itertools
-    from phi_inverse import train as train_module
+    from phi_inverse.experiments import train as train_module
     clock = itertools.count(0., .5)
     monkeypatch.setattr(train_module.time, 'perf_counter', lambda: next(clock))
     checkpoint = Checkpoint(str(tmp_path), {})

@@ -4,7 +4,8 @@ from phi import math
 from phi.field import CenteredGrid
 from phi.math import batch, channel
 
-from phi_inverse import backends, derivatives, updates
+from phi_inverse.support import backends
+from phi_inverse import derivatives, updates
 from phi_inverse.physics import sine2d
 
 A = np.array([[3., 1.], [1., .5]])

@@ -21,7 +21,7 @@ from phi.field import Field
 from phi.math import Tensor
 
 from . import spectral as sp
-from ..checks import check_centered_grid, check_like
+from ..support.checks import check_centered_grid, check_like
 
 NOISE = 1e-6
 """Relative noise level ε of the residual, `n ~ N(0, ε|r|)` (the authors' value)."""

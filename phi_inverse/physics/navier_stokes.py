@@ -38,7 +38,7 @@ from phi.field import CenteredGrid, Field, StaggeredGrid
 from phi.math import Solve, Tensor, batch, channel, extrapolation
 from phi.physics import advect, fluid
 
-from ..jit import jit_on_fields
+from ..support.jit import jit_on_fields
 
 DEFAULT_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=500, rank_deficiency=0)
 TIME = batch('time')

@@ -15,7 +15,7 @@ from phi.field import Field
 from phi.math import Solve, extrapolation
 
 from . import spectral as sp
-from ..checks import check_centered_grid, check_like
+from ..support.checks import check_centered_grid, check_like
 
 DEFAULT_SOLVE = Solve('CG', rel_tol=1e-6, abs_tol=1e-6, max_iterations=10_000)
 

@@ -17,7 +17,7 @@ from phi.field import CenteredGrid
 from phi.geom import Box
 from phi.math import Tensor, extrapolation
 
-from ..checks import check_centered_grid
+from ..support.checks import check_centered_grid
 
 TIME = 'time'
 DOMAIN = Box(x=2 * np.pi, y=2 * np.pi)

@@ -31,7 +31,7 @@ def sinusoids(grid, waves, seed=0):
 
 def rectangles_minus_estimate(seed=0, res=64):
     """A realistic residual `y* − P(x)`: hot rectangles `x*` against a blurred, perturbed estimate `x`."""
-    from phi_inverse.scenes.heat import hot_rectangles
+    from phi_inverse.experiments.scenes.heat import hot_rectangles
     grid = CenteredGrid(0, PERIODIC, Box(x=64, y=64), x=res, y=res)
     with math.NUMPY, math.precision(64):
         math.seed(seed)
@@ -190,7 +190,7 @@ def test_update_uses_the_given_observation():
 
 def test_rounding_floor_keeps_float32_updates_accurate_near_the_solution():
     """Near x*, the float32 rounding noise of y* and P(x) would be amplified as if it were signal without the floor."""
-    from phi_inverse.scenes.heat import HeatScene
+    from phi_inverse.experiments.scenes.heat import HeatScene
     scene = HeatScene(res=32)
     with math.NUMPY:
         examples = scene.sample(8, seed=3)

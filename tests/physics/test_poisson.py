@@ -61,7 +61,7 @@ def test_spectral_matches_dense_reference_on_every_backend(backend, boundary, pe
 
 
 def test_spectral_results_agree_between_backends():
-    from phi_inverse import backends
+    from phi_inverse.support import backends
     x_numpy = source(ZERO, res=(16, 16), size=(16, 16))
     reference = poisson.spectral(x_numpy).values.numpy('b,x,y')
     for name in backends.installed():

@@ -5,7 +5,7 @@ from phi.field import CenteredGrid, Noise
 from phi.geom import Box
 from phi.math import batch, channel, vec
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 from phi_inverse.metrics import values_of
 from phi_inverse.physics import vortex
 from .fluid_cases import DOMAIN, fresh, marker_flow

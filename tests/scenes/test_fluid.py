@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from phi import math
 
-from phi_inverse import backends
+from phi_inverse.support import backends
 from phi_inverse.physics import vortex
-from phi_inverse.scenes.fluid import FluidScene
+from phi_inverse.experiments.scenes.fluid import FluidScene
 
 pytestmark = pytest.mark.usefixtures('single_torch_thread')
 

@@ -5,8 +5,8 @@ from phi.geom import Box
 from phi.math import batch, extrapolation
 
 from phi_inverse.physics import heat
-from phi_inverse.scenes.base import data_seed
-from phi_inverse.scenes.heat import HeatScene, hot_rectangles
+from phi_inverse.experiments.scenes.base import data_seed
+from phi_inverse.experiments.scenes.heat import HeatScene, hot_rectangles
 
 
 def rectangles(res: int, examples=16, seed=0, **kwargs):
@@ -42,7 +42,7 @@ def test_number_of_rectangles_is_between_four_and_ten():
 
 
 def test_sample_is_identical_on_every_backend():
-    from phi_inverse import backends
+    from phi_inverse.support import backends
     scene = HeatScene(res=16)
     samples = []
     for name in backends.installed():

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 from phi import math
 
-from phi_inverse import backends
-from phi_inverse.experiment import Experiment
-from phi_inverse.scenes.exponential import ExponentialScene
-from phi_inverse.scenes.sine2d import Sine2DScene
-from phi_inverse.scenes.wave_packet import CENTRE, WavePacketScene
+from phi_inverse.support import backends
+from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments.scenes.exponential import ExponentialScene
+from phi_inverse.experiments.scenes.sine2d import Sine2DScene
+from phi_inverse.experiments.scenes.wave_packet import CENTRE, WavePacketScene
 
 
 pytestmark = pytest.mark.usefixtures('single_torch_thread')

@@ -1,6 +1,6 @@
 import json
 
-from phi_inverse.smdp.runner import Runner
+from phi_inverse.experiments.smdp_runner import Runner
 
 
 def test_one_model_records_each_of_its_methods(tmp_path, torch_backend):

@@ -80,8 +80,8 @@ def test_ode_without_the_half_factor_contracts_the_branches(torch_backend):
 
 
 def test_network_trained_with_one_step_loss_matches_the_score_where_data_are_dense(torch_backend):
-    from phi_inverse import networks
-    from phi_inverse.jit_update import adam, cosine_decay, jit_update
+    from phi_inverse.support import networks
+    from phi_inverse.support.jit_update import adam, cosine_decay, jit_update
     paths, t = affine_paths(2000), times()
     math.seed(0)
     net = networks.mlp(2, 1, [32, 32], 'ELU')

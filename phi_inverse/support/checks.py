@@ -70,7 +70,7 @@ def require_trainable_backend(backend: Backend = None) -> Backend:
         raise NotImplementedError(
             f"Training needs an ML backend but the default backend is {backend.name}. The physics operators run on NumPy, "
             f"but networks train on PyTorch, TensorFlow or JAX: import phi.torch.flow, phi.tf.flow or phi.jax.flow, "
-            f"or select one with phi_inverse.backends.select('torch' | 'tensorflow' | 'jax').")
+            f"or select one with phi_inverse.support.backends.select('torch' | 'tensorflow' | 'jax').")
     return backend
 
 

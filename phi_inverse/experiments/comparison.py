@@ -15,7 +15,7 @@ from phi import math
 from phi.field import Field
 from phiml.backend import Backend, default_backend
 
-from . import backends
+from ..support import backends
 from .timing import interleaved_medians
 
 if TYPE_CHECKING:
@@ -193,8 +193,8 @@ def stochastic_heat_probe(batch_size: int, seed: int, res: int = 32, window: int
     Training steps use the multi-step loss with window `window`; `train` reports the ODE and SDE reconstructions'
     MSE and spectral error.
     """
-    from .jit_update import adam
-    from .physics import stochastic_heat
+    from ..support.jit_update import adam
+    from ..physics import stochastic_heat
     from .scenes.stochastic_heat import HeatTraining, StochasticHeatScene, make_step
 
     def probe_for(jit: bool) -> Probe:

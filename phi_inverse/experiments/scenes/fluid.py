@@ -1,6 +1,6 @@
 """Navier–Stokes scene: infer the initial velocity `v0` that carries a marker `m0` into `m*` (SIP paper, section 4).
 
-Data (SPEC 1.3): on a periodic domain of size 128, a marker `m0` of smooth noise inside a box of half-size 28
+Data (SIP paper, appendix B.4, and the authors' code): on a periodic domain of size 128, a marker `m0` of smooth noise inside a box of half-size 28
 around a random centre, keeping the top 5–15 % of cells; `v0* = u + V(ω) + 0.1·noise` with the translation
 `u = (c − COM(m0))/T` to the domain centre `c`, a Gaussian vortex `V(ω)` of width 20 at `c` with `ω ~ U(−2, 2)`,
 and small-scale noise; `m* = P(v0*) = m(T)`. The network (U-net, 5 levels, 16 filters) sees `[m0, m*]`.
@@ -16,8 +16,8 @@ from phi.geom import Box
 from phi.math import batch, channel, extrapolation
 from phiml import nn
 
-from ..metrics import half_squared_norm, mean_abs_error
-from ..physics import navier_stokes, vortex
+from ...metrics import half_squared_norm, mean_abs_error
+from ...physics import navier_stokes, vortex
 from .base import Batch, Method, Scene
 
 

@@ -1,7 +1,7 @@
 """Compiled network updates whose Adam learning rate follows a schedule, on every ML backend.
 
 `nn.update_weights` with a `math.jit_compile`d loss compiles the loss and its gradient on PyTorch and
-TensorFlow and the whole update on JAX (correct once `phi_inverse.compat` has fixed its step counter and state).
+TensorFlow and the whole update on JAX (correct once `phi_inverse.support.compat` has fixed its step counter and state).
 What PhiML 1.16 lacks is a learning rate that changes during training on every backend: `nn.set_learning_rate`
 does not exist for JAX, and a compiled JAX update would freeze a learning rate read from Python at trace time.
 Here the learning rate is a schedule `lr(step)`. On JAX it is built into the optimizer, which evaluates it on the
@@ -85,7 +85,7 @@ def set_learning_rate(optimizer, learning_rate: float):
         optimizer.learning_rate.assign(learning_rate)
     else:
         raise TypeError(f"Cannot set the learning rate of {type(optimizer).__name__}; on JAX pass a schedule to "
-                        f"phi_inverse.jit_update.adam() instead.")
+                        f"phi_inverse.support.jit_update.adam() instead.")
 
 
 def _constant(value: float) -> Schedule:

@@ -1,7 +1,7 @@
 """What a SIP scene provides, and how a scene and a method become a training step.
 
 A scene bundles a data generator, the physics `P`, its inverse update, a default network and the
-paper's methods. `make_step()` turns a scene and a `Method` into the `step(i)` of `phi_inverse.train`.
+paper's methods. `make_step()` turns a scene and a `Method` into the `step(i)` of `phi_inverse.experiments.train`.
 """
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Tuple
@@ -10,9 +10,10 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from .. import compat, optimizers, sip
-from ..checks import check_finite, require_trainable_backend
-from ..metrics import half_squared_norm, mean_abs_error
+from ...support import compat, optimizers
+from ... import sip
+from ...support.checks import check_finite, require_trainable_backend
+from ...metrics import half_squared_norm, mean_abs_error
 
 LOSSES = ('sip', 'physics')
 OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop, 'adadelta': optimizers.adadelta}

@@ -13,7 +13,7 @@ import numpy as np
 from phi import math
 from phi.math import Diverged, NotConverged, Solve, SolveTape
 
-from .metrics import mean_abs_error
+from ..metrics import mean_abs_error
 from .scenes.base import Batch, Scene, split
 from .timing import interleaved_medians
 

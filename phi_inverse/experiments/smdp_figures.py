@@ -9,7 +9,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..plot import save_figure
+from .plot import save_figure
 
 
 def correction_fields(fields: Dict[str, np.ndarray], times: np.ndarray, states: np.ndarray, paths: np.ndarray,

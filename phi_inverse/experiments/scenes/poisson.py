@@ -11,8 +11,8 @@ from phi.geom import Box
 from phi.math import batch, extrapolation
 from phiml import nn
 
-from ..jit import jit_on_grid
-from ..physics import poisson
+from ...support.jit import jit_on_grid
+from ...physics import poisson
 from .base import Batch, Method, Scene
 
 

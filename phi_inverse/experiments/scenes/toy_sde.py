@@ -7,7 +7,7 @@ Data: `trajectories` Euler–Maruyama paths (λ = 7, g = 0.03, Δt = 0.02, T = 1
 Evaluation: 1000 paths from `x_T` evenly spaced in [−0.1, 0.1] integrated back to `t = 0` with the ODE and the
 SDE sampler; posterior metric `Q = 2·min(ρ₋₁, ρ₁)`.
 
-This is an SMDP scene, trained by `phi_inverse.smdp.runner`, not a SIP `Scene`.
+This is an SMDP scene, trained by `phi_inverse.experiments.smdp_runner`, not a SIP `Scene`.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -16,11 +16,12 @@ import numpy as np
 from phi import math
 from phi.math import Tensor, batch, channel
 
-from .. import networks, smdp
-from ..jit_update import Schedule, cosine_decay, jit_update
-from ..physics import toy_sde
-from ..scenes.base import data_seed
-from ..smdp.metrics import posterior_q
+from ...support import networks
+from ... import smdp
+from ...support.jit_update import Schedule, cosine_decay, jit_update
+from ...physics import toy_sde
+from .base import data_seed
+from ...smdp.metrics import posterior_q
 
 TIME = 'time'
 EXAMPLES = 'examples'

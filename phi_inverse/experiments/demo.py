@@ -1,4 +1,4 @@
-"""The command line shared by the demo scripts (DESIGN 3.1) and the run of a SIP demo.
+"""The command line shared by the demo scripts and the run of a SIP demo.
 
 A demo script declares its CPU-sized defaults and the paper's configuration, builds its scene from the
 parsed flags, and hands both to `run_sip_demo()`.
@@ -7,15 +7,16 @@ import argparse
 import os
 from typing import Callable, Dict, Optional, Sequence
 
-from . import backends, plot
-from .checks import TRAINING_BACKENDS
+from ..support import backends
+from . import plot
+from ..support.checks import TRAINING_BACKENDS
 from .experiment import Experiment
 from .scenes.base import Method, Scene
 
 
 def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequence[str],
                     backend_choices: Sequence[str] = TRAINING_BACKENDS) -> argparse.ArgumentParser:
-    """The demo flags of DESIGN 3.1. `defaults` are CPU-sized; `--paper` switches to `paper`; explicit flags win."""
+    """The demo flags shared by every demo. `defaults` are CPU-sized; `--paper` switches to `paper`; explicit flags win."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.set_defaults(_defaults=defaults, _paper=paper)
     parser.add_argument('--backend', choices=backend_choices, default='torch', help='ML backend')

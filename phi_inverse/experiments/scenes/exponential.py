@@ -13,7 +13,7 @@ from phi import math
 from phi.math import batch, channel
 from phiml import nn
 
-from .. import updates
+from ... import updates
 from .base import Batch, Method, Scene
 
 X_RANGE = (-12., 0.)

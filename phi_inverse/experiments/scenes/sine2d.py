@@ -12,9 +12,9 @@ from phi import math
 from phi.math import batch
 from phiml import nn
 
-from .. import updates
-from ..metrics import half_squared_norm
-from ..physics import sine2d
+from ... import updates
+from ...metrics import half_squared_norm
+from ...physics import sine2d
 from .base import Batch, Method, Scene
 
 

@@ -17,9 +17,9 @@ from phi import math
 from phi.math import batch, channel, spatial
 from phiml import nn
 
-from .. import updates
-from ..metrics import half_squared_norm
-from ..physics import wave_packet
+from ... import updates
+from ...metrics import half_squared_norm
+from ...physics import wave_packet
 from .base import Batch, Method, Scene
 
 T0_RANGE = (25.6, 128.)

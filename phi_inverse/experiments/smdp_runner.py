@@ -1,9 +1,9 @@
-"""Training SMDP models with `phi_inverse.train` and recording their methods in `metrics.json` (DESIGN 3.2).
+"""Training SMDP models with `phi_inverse.experiments.train` and recording their methods in `metrics.json`.
 
 One trained network can serve several methods (the SMDP correction is sampled with the ODE and with the SDE,
 `smdp-ode` and `smdp-sde`), so a model's `evaluate()` returns metrics per method, and each method gets its own
 learning curve, `final` metrics and `seconds_per_step` in `metrics.json`, plus the name of its `model`.
-Checkpoints, resume and the NaN guard come from `phi_inverse.train`.
+Checkpoints, resume and the NaN guard come from `phi_inverse.experiments.train`.
 """
 import json
 import os
@@ -11,10 +11,10 @@ import warnings
 from typing import Callable, Dict, Optional, Sequence
 
 
-from ..backends import describe_device
-from ..checkpoint import Checkpoint
-from ..checks import require_trainable_backend
-from ..train import TrainingDiverged, TrainingResult, train
+from ..support.backends import describe_device
+from ..support.checkpoint import Checkpoint
+from ..support.checks import require_trainable_backend
+from .train import TrainingDiverged, TrainingResult, train
 
 SEPARATOR = '/'
 

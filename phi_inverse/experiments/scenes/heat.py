@@ -12,8 +12,8 @@ from phi.geom import Box
 from phi.math import Shape, batch, extrapolation, instance
 from phiml import nn
 
-from ..jit import jit_on_grid
-from ..physics import heat
+from ...support.jit import jit_on_grid
+from ...physics import heat
 from .base import Batch, Method, Scene
 
 DOMAIN_SIZE = 64.

@@ -1,7 +1,7 @@
 """Network optimizers that `phiml.nn` lacks, created from each ML library's own implementation.
 
 `phiml.nn` offers Adam, SGD, Adagrad and RMSprop; the SIP paper's characterisation also compares Adadelta.
-The returned objects work with `phiml.nn.update_weights` and `phi_inverse.checkpoint` like PhiML's own.
+The returned objects work with `phiml.nn.update_weights` and `phi_inverse.support.checkpoint` like PhiML's own.
 """
 from phiml.backend import default_backend
 

@@ -11,8 +11,8 @@ from typing import Dict, Optional
 from phi import math
 from phiml.backend import default_backend
 
-from .checkpoint import Checkpoint
-from .checks import require_trainable_backend
+from ..support.checkpoint import Checkpoint
+from ..support.checks import require_trainable_backend
 from .scenes.base import Method, Scene, data_seed, evaluator, make_step, split
 from .train import TrainingDiverged, TrainingResult, train
 
@@ -20,7 +20,7 @@ TEST_STREAM = 0
 
 
 class Experiment:
-    """Trains methods of a scene and keeps their results in the `metrics.json` format (DESIGN 3.2).
+    """Trains methods of a scene and keeps their results in the `metrics.json` format.
 
     Args:
         scene: The scene to train on.

@@ -11,7 +11,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
-from .checkpoint import Checkpoint
+from ..support.checkpoint import Checkpoint
 
 
 class TrainingDiverged(RuntimeError):

@@ -16,7 +16,7 @@ Models and their methods:
 Network: PhiML's periodic U-net with residual blocks (a small ResNet-style encoder–decoder); the correction sees
 `(x, t/T)` and its output is divided by `Δt`, so that `Δt·s_θ`, the change it makes per step, is of order one.
 
-This is an SMDP scene, trained by `phi_inverse.smdp.runner`, not a SIP `Scene`.
+This is an SMDP scene, trained by `phi_inverse.experiments.smdp_runner`, not a SIP `Scene`.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
@@ -27,11 +27,12 @@ from phi.field import CenteredGrid
 from phi.math import Tensor, batch, channel, extrapolation, spatial
 from phiml import nn
 
-from .. import networks, smdp
-from ..jit_update import Schedule, cosine_decay, jit_update
-from ..physics import stochastic_heat
-from ..scenes.base import data_seed
-from ..smdp.metrics import reconstruction_mse, spectral_error
+from ...support import networks
+from ... import smdp
+from ...support.jit_update import Schedule, cosine_decay, jit_update
+from ...physics import stochastic_heat
+from .base import data_seed
+from ...smdp.metrics import reconstruction_mse, spectral_error
 
 TIME = 'time'
 EXAMPLES = 'examples'

@@ -14,7 +14,7 @@
   a traced shape, so no function that differentiates (e.g. a Newton update inside a training step) can be
   jit-compiled. `patch_tensorflow_jit()` decides on the static shape instead.
 
-`apply()` patches whichever of these backends is imported; `phi_inverse.backends` calls it when selecting one.
+`apply()` patches whichever of these backends is imported; `phi_inverse.support.backends` calls it when selecting one.
 """
 import sys
 
