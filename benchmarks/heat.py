@@ -15,7 +15,7 @@ from phi_inverse.support import backends
 from phi_inverse.experiments import iterative
 from phi_inverse.support.jit import jit_on_grid
 from phi_inverse.physics import heat
-from phi_inverse.experiments.scenes.base import split
+from phi_inverse.experiments.scenes.sip_scene import split
 from phi_inverse.experiments.scenes.heat import AMOUNT, HeatScene
 from phi_inverse.experiments.timing import interleaved_medians, wait_for
 from table import print_table, training_step_row

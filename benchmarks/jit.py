@@ -8,7 +8,7 @@ from phi import math
 
 from phi_inverse.support import backends
 from phi_inverse.support.checks import TRAINING_BACKENDS
-from phi_inverse.experiments.scenes.base import make_step
+from phi_inverse.experiments.methods import start_training
 from phi_inverse.experiments.scenes.poisson import PoissonScene
 from phi_inverse.experiments.timing import interleaved_medians
 from table import print_table
@@ -26,10 +26,7 @@ def _backend_row(name: str, res: int, batch_size: int, repeat: int) -> dict:
     steps = {}
     for jit in (False, True):
         scene = PoissonScene(res=res, jit=jit)
-        math.seed(0)
-        net = scene.network()
-        method = scene.methods['sip']
-        steps[jit] = make_step(scene, method, net, method.make_optimizer(net), batch_size, seed=0, jit=jit)
+        steps[jit] = start_training(scene, scene.methods['sip'], batch_size, seed=0, steps=10 ** 6, jit=jit)[2]
     counters = {False: iter(range(10 ** 6)), True: iter(range(10 ** 6))}
     times = interleaved_medians({jit: (lambda j=jit: steps[j](next(counters[j]))) for jit in steps}, repeat, warmup=5)
     return dict(name=f'Poisson SIP step {res}x{res}, batch {batch_size} on {name}: JIT / eager',

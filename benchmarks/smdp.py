@@ -32,8 +32,8 @@ def training_rows(window: int, batch_size: int, repeat: int) -> list:
     updates = {}
     for name in ('eager', 'compiled'):
         math.seed(0)
-        net = scene.network()
-        loss = scene.loss_function(net, method)
+        net = scene.correction_network()
+        loss = method.objective.loss(scene, net)
         if name == 'compiled':
             updates[name] = jit_update(net, adam(net), loss)
         else:
@@ -53,9 +53,9 @@ def sampling_rows(samples: int, repeat: int) -> list:
     """SDE posterior samples for one heat observation: `samples` in one batched call vs one call per sample."""
     scene = StochasticHeatScene(train_size=4, test_size=1)
     math.seed(0)
-    net = scene.network('smdp')
+    net = scene.correction_network()
     correction = scene.correction(net)
-    predictor = smdp.reverse_sde(scene.physics('smdp'), correction, scene.diffusion)
+    predictor = smdp.reverse_sde(scene.physics(), correction, scene.diffusion)
     observation = scene.test_observation
     times = interleaved_medians({
         'batched': lambda: smdp.sample(observation, scene.nominal_times(), predictor, samples=samples),

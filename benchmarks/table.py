@@ -1,9 +1,8 @@
 """Benchmark rows `{name, baseline, value, ratio, aim}` (times in seconds): building and printing them."""
 from typing import List
 
-from phi import math
-
-from phi_inverse.experiments.scenes.base import Scene, make_step
+from phi_inverse.experiments.methods import start_training
+from phi_inverse.experiments.scenes.base import Scene
 from phi_inverse.experiments.timing import interleaved_medians
 
 
@@ -15,9 +14,7 @@ def training_step_row(scene: Scene, size: int, repeat: int, name: str, aim: str,
     """Median time of a training step of `methods[0]` over one of `methods[1]` (same network and data), interleaved."""
     steps = {}
     for method in methods:
-        math.seed(0)
-        net = scene.network()
-        steps[method] = make_step(scene.for_method(method), scene.methods[method], net, scene.methods[method].make_optimizer(net), size, seed=0)
+        steps[method] = start_training(scene, scene.methods[method], size, seed=0, steps=10 ** 6)[2]
     counter = {method: 0 for method in methods}
 
     def timed(method):

@@ -31,7 +31,7 @@ SIP_SCENES = {  # name: (make_scene(args, jit), SIP method)
     'heat': (lambda args, jit: HeatScene(res=args.res), 'sip'),
     'fluid': (lambda args, jit: FluidScene(res=args.res, jit=jit), 'sip'),
     'sine2d': (lambda args, jit: Sine2DScene(), 'sip'),
-    'exponential': (lambda args, jit: ExponentialScene('newton'), 'newton'),
+    'exponential': (lambda args, jit: ExponentialScene(), 'newton'),
 }
 SMDP_SCENES = {  # name: probe_for(args)
     'stochastic_heat': lambda args: comparison.stochastic_heat_probe(args.batch, args.seed, args.res),

@@ -10,20 +10,16 @@ The figure shows, like the paper's Fig. 2, each network's x̂ against the true x
 """
 import os
 
-os.environ.setdefault('OMP_NUM_THREADS', '1')  # a network this small runs fastest on one thread per process
-
-import matplotlib.pyplot as plt
 import numpy as np
 from phi import math
 
-from phi_inverse.support import backends
 from phi_inverse.experiments import plot
-from phi_inverse.experiments.demo import argument_parser, parse, select_methods
-from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.runner import Experiment
 from phi_inverse.experiments.scenes.exponential import X_RANGE, ExponentialScene
 
 METHODS = ('sgd', 'adam', 'rescaled', 'newton', 'newton-clipped')
-DEFAULTS = dict(steps=3000, batch=100, eval_every=100, test_size=1000)
+DEFAULTS = dict(steps=3000, batch=100, eval_every=100, test_size=1000, threads=1)
 PAPER = dict(steps=10000, batch=100, eval_every=250, test_size=1000)
 TAIL = -8.
 X_GRID = np.linspace(*X_RANGE, 241)
@@ -31,26 +27,20 @@ X_GRID = np.linspace(*X_RANGE, 241)
 
 def main(argv=None):
     args = parse(argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, METHODS), argv, 'exponential')
-    backend = backends.select(args.backend, args.device)
-    scene = ExponentialScene()
-    methods = select_methods(scene.methods, args.methods, args.lr)
-    config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods), 'tail_below': TAIL}
-    print(f"exponential: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), {args.steps} steps, "
-          f"batch {args.batch}; writing to {args.out}")
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config)
-    for name, method in methods.items():
-        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume)
+    experiment = run_demo(args, lambda a: ExponentialScene(), inversion_figures, summary_keys=('x_mae', 'y_loss'))
+    print(summary(experiment.metrics))
+    return experiment
+
+
+def inversion_figures(experiment: Experiment, out: str) -> list:
+    """Records `x_mae_tail` and each network's x̂ over an even grid of x*, and draws them (paper Fig. 2)."""
     predictions = predict_on_grid(experiment)
+    experiment.metrics['config']['tail_below'] = TAIL
     for name, x_pred in predictions.items():
         error = abs(x_pred - X_GRID)
         experiment.metrics['methods'][name].setdefault('final', {})['x_mae_tail'] = float(error[X_GRID < TAIL].mean())
         experiment.metrics['methods'][name]['error_by_x'] = {'x': X_GRID.tolist(), 'x_pred': x_pred.tolist()}
-    figures = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png')),
-               inversion_figure(experiment.metrics, predictions, os.path.join(args.out, 'inversion.png'))]
-    experiment.metrics['figures'] = [os.path.basename(f) for f in figures]
-    experiment.save()
-    print(summary(experiment.metrics))
-    return experiment
+    return [inversion_figure(experiment.metrics, predictions, os.path.join(out, 'inversion.png'))]
 
 
 def predict_on_grid(experiment: Experiment) -> dict:
@@ -60,7 +50,7 @@ def predict_on_grid(experiment: Experiment) -> dict:
 
 
 def inversion_figure(metrics: dict, predictions: dict, path: str) -> str:
-    fig, (inverse, error) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (inverse, error) = plot.subplots(1, 2, figsize=(11, 4.2))
     inverse.plot(X_GRID, X_GRID, 'k:', label='x* = log y*')
     for name, x_pred in predictions.items():
         inverse.plot(X_GRID, x_pred, label=name)
@@ -76,7 +66,6 @@ def inversion_figure(metrics: dict, predictions: dict, path: str) -> str:
     fig.suptitle(f"Inverting P(x) = eˣ ({metrics['backend']}, {metrics['device']}, {metrics['config']['steps']} steps)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -9,14 +9,11 @@ batch (`--iterations`, paper Table 1) and timed per example, next to the network
 """
 import os
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt
 import numpy as np
 
-from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
-from phi_inverse.experiments.scenes.base import split
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.scenes.sip_scene import split
 from phi_inverse.experiments.scenes.fluid import FluidScene
 from phi_inverse.experiments.timing import median_seconds
 
@@ -41,7 +38,7 @@ def example_figure(experiment, path: str, iterative: dict, count: int = 2, frame
     rows = {'ground truth': first.x, **experiment.test_predictions(), f"estimator x{len(experiment.metrics['iterative_estimator']['history']) - 1}": iterative['estimate']}
     trajectories = {label: scene.trajectory(first, v0) for label, v0 in rows.items()}
     times = np.linspace(0, scene.steps, frames).round().astype(int)
-    fig, axes = plt.subplots(count * len(rows), frames + 1, figsize=(2.1 * (frames + 1), 2.1 * count * len(rows)), squeeze=False)
+    fig, axes = plot.subplots(count * len(rows), frames + 1, figsize=(2.1 * (frames + 1), 2.1 * count * len(rows)), squeeze=False)
     for example in range(count):
         for r, label in enumerate(rows):
             row = axes[example * len(rows) + r]
@@ -59,7 +56,6 @@ def example_figure(experiment, path: str, iterative: dict, count: int = 2, frame
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -90,7 +86,7 @@ def main(argv=None):
     parser.add_argument('--iterations', type=int, help=f"iterations of the estimator-alone baseline (default {DEFAULTS['iterations']})")
     args = parse(parser, argv, 'fluid')
 
-    experiment = run_sip_demo(args, lambda a: FluidScene(res=a.res))
+    experiment = run_demo(args, lambda a: FluidScene(res=a.res))
     iterative = iterative_baseline(experiment, args.iterations)
     figure = example_figure(experiment, os.path.join(args.out, 'examples.png'), iterative)
     experiment.metrics['figures'].append(os.path.basename(figure))

@@ -19,7 +19,7 @@ examples one by one from `x = 0`; their error and wall time per example are repo
 import os
 
 from phi_inverse.experiments import iterative, plot
-from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.heat import HeatScene
 
 DEFAULTS = dict(steps=500, batch=32, res=32, eval_every=25, test_size=64, iterations=100, solver_examples=4)
@@ -72,7 +72,7 @@ def make_parser():
 
 def main(argv=None):
     args = parse(make_parser(), argv, 'heat')
-    experiment = run_sip_demo(args, lambda a: HeatScene(res=a.res))
+    experiment = run_demo(args, lambda a: HeatScene(res=a.res))
     solutions = compare_with_solvers(experiment, args) if args.iterations > 0 and args.solver_examples > 0 else {}
     figure = example_figure(experiment, solutions, os.path.join(args.out, 'examples.png'), min(4, args.solver_examples or 4))
     experiment.metrics['figures'].append(os.path.basename(figure))

@@ -4,8 +4,10 @@
     python demos/poisson.py --paper              # 64x64, batch 128, 5000 steps
     python demos/poisson.py --backend jax --methods sip,adam --steps 100
 """
+import os
+
 from phi_inverse.experiments import plot
-from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.poisson import PoissonScene
 
 DEFAULTS = dict(steps=500, batch=32, res=32, eval_every=25, test_size=64)
@@ -24,7 +26,8 @@ def example_figure(experiment, path: str, count: int = 4) -> str:
 def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=('sip', 'adam', 'sgd'))
     args = parse(parser, argv, 'poisson')
-    return run_sip_demo(args, lambda a: PoissonScene(res=a.res), example_figure)
+    return run_demo(args, lambda a: PoissonScene(res=a.res),
+                    lambda experiment, out: [example_figure(experiment, os.path.join(out, 'examples.png'))])
 
 
 if __name__ == '__main__':

@@ -17,12 +17,12 @@ os.environ.setdefault('OMP_NUM_THREADS', '1')  # a network this small runs faste
 
 import json
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from phi_inverse.support import backends
-from phi_inverse.experiments.demo import argument_parser, parse, run_sip_demo, select_methods
-from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo, select_methods
+from phi_inverse.experiments.runner import Experiment
 from phi_inverse.experiments.scenes.sine2d import Sine2DScene
 
 METHODS = ('sip', 'adam', 'sgd', 'adadelta', 'adagrad', 'rmsprop')
@@ -56,7 +56,8 @@ def run(args):
     args.time_budget = budget if args.equal == 'time' else None
     if args.equal == 'time':
         args.steps = UNLIMITED_STEPS
-    return sweep(args) if args.sweep else run_sip_demo(args, scene_of, error_map, metric='x_dist')
+    return sweep(args) if args.sweep else run_demo(args, scene_of, lambda e, out: [error_map(e, os.path.join(out, 'examples.png'))],
+                                                    metric='x_dist', summary_keys=('x_dist', 'y_loss'))
 
 
 def scene_of(args, xi=None, phi=None):
@@ -67,7 +68,7 @@ def error_map(experiment: Experiment, path: str) -> str:
     """x_dist of every test example over the target plane, one panel per method: where each method fails."""
     y = experiment.test_set.y.numpy('batch,vector')
     names = list(experiment.networks)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names) + 1, 3.2), squeeze=False)
+    fig, axes = plot.subplots(1, len(names), figsize=(3.2 * len(names) + 1, 3.2), squeeze=False)
     for axis, name in zip(axes[0], names):
         prediction = experiment.scene.predict(experiment.networks[name], experiment.test_set)
         x_dist = experiment.scene.metrics(prediction, experiment.test_set)['x_dist'].numpy('batch')
@@ -79,7 +80,6 @@ def error_map(experiment: Experiment, path: str) -> str:
     fig.colorbar(image, ax=axes[0].tolist(), label='log₁₀ x_dist')
     fig.suptitle(f"Distance to the nearest solution / ξ on the test set (ξ = {experiment.scene.xi:g}, φ = {experiment.scene.phi:g}°)")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -119,7 +119,7 @@ def late_mean(curve, fraction=.1) -> float:
 
 
 def sweep_figure(metrics: dict, path: str) -> str:
-    fig, (by_xi, by_phi) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, (by_xi, by_phi) = plot.subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, entry in metrics['methods'].items():
         diverged = [f'ξ = {xi:g}' for xi, d in zip(entry['xi_sweep']['xi'], entry['xi_sweep']['x_dist']) if not np.isfinite(d)]
         diverged += [f'φ = {phi:g}°' for phi, d in zip(entry['phi_sweep']['phi'], entry['phi_sweep']['x_dist']) if not np.isfinite(d)]
@@ -139,7 +139,6 @@ def sweep_figure(metrics: dict, path: str) -> str:
                  + (f"{budget:g} s of training per point" if budget else f"{metrics['config']['steps']} steps per point"))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

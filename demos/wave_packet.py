@@ -11,19 +11,16 @@ i.e. in the right crest; random guessing is the chance level.
 """
 import os
 
-os.environ.setdefault('OMP_NUM_THREADS', '1')  # a network this small runs fastest on one thread per process
-
-import matplotlib.pyplot as plt
 import numpy as np
 from phi import math
 
-from phi_inverse.support import backends
-from phi_inverse.experiments.demo import argument_parser, parse, select_methods
-from phi_inverse.experiments.experiment import Experiment
+from phi_inverse.experiments import plot
+from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.runner import Experiment
 from phi_inverse.physics import wave_packet
 from phi_inverse.experiments.scenes.wave_packet import CENTRE, WavePacketScene
 
-DEFAULTS = dict(steps=2000, batch=100, eval_every=50, test_size=256, lbfgsb_iterations=100)
+DEFAULTS = dict(steps=2000, batch=100, eval_every=50, test_size=256, lbfgsb_iterations=100, threads=1)
 PAPER = dict(steps=5000, batch=100, eval_every=50, test_size=1000, lbfgsb_iterations=100)
 KEYS = ('localised', 'x_mae', 'y_loss')
 
@@ -32,20 +29,12 @@ def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=('adam',))
     parser.add_argument('--lbfgsb-iterations', type=int, help=f"L-BFGS-B iterations per series (default {DEFAULTS['lbfgsb_iterations']})")
     args = parse(parser, argv, 'wave_packet')
-    backend = backends.select(args.backend, args.device)
-    scene = WavePacketScene()
-    methods = select_methods(scene.methods, args.methods, args.lr)
-    config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods),
-              'lbfgsb_iterations': args.lbfgsb_iterations}
-    print(f"wave packet: network ({', '.join(methods)}) vs L-BFGS-B on {backend.name} ({backends.describe_device(backend)}), "
-          f"{args.steps} steps, batch {args.batch}, {args.test_size} test series; writing to {args.out}")
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config)
-    for name, method in methods.items():
-        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume)
-    estimates = baselines(experiment, args.lbfgsb_iterations, args.seed)
-    figure = localisation_figure(experiment, estimates, os.path.join(args.out, 'localisation.png'))
-    experiment.metrics['figures'] = [os.path.basename(figure)]
-    experiment.save()
+
+    def figures(experiment: Experiment, out: str) -> list:
+        experiment.metrics['config']['lbfgsb_iterations'] = args.lbfgsb_iterations
+        estimates = baselines(experiment, args.lbfgsb_iterations, args.seed)
+        return [localisation_figure(experiment, estimates, os.path.join(out, 'localisation.png'))]
+    experiment = run_demo(args, lambda a: WavePacketScene(), figures, summary_keys=KEYS[1:])
     print(summary(experiment.metrics))
     return experiment
 
@@ -69,7 +58,7 @@ def localisation_figure(experiment: Experiment, estimates: dict, path: str) -> s
     """Fig. 16: (a) the test series nearest to and farthest from the centre with both fits; (b) learning curves."""
     test, methods = experiment.test_set, experiment.metrics['methods']
     t0_true = test.x.numpy('batch')
-    fig = plt.figure(figsize=(14, 7.5), layout='constrained')
+    fig = plot.figure(figsize=(14, 7.5), layout='constrained')
     top, bottom = fig.subfigures(2, 1)
     examples = (int(np.argmin(abs(t0_true - CENTRE))), int(np.argmax(abs(t0_true - CENTRE))))
     for axis, index in zip(top.subplots(1, 2), examples):
@@ -97,7 +86,6 @@ def localisation_figure(experiment: Experiment, estimates: dict, path: str) -> s
     fig.suptitle(f"Wave-packet localisation on {len(t0_true)} test series ({experiment.metrics['backend']}, {experiment.metrics['device']}); "
                  f"top: the series nearest to and farthest from the centre")
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -5,8 +5,10 @@ import pytest
 from phi import math
 
 from phi_inverse.support import backends
-from phi_inverse.experiments.experiment import Experiment
-from phi_inverse.experiments.scenes.base import Method
+from phi_inverse.experiments.runner import Experiment
+from phi_inverse.experiments.methods import Method
+from phi_inverse.experiments.scenes.sip_scene import PHYSICS, InverseUpdateLoss
+from phi_inverse.physics import poisson
 from phi_inverse.experiments.scenes.poisson import PoissonScene
 
 
@@ -62,7 +64,7 @@ def test_diverging_method_is_recorded_and_others_continue(torch_backend, tmp_pat
     scene = PoissonScene(res=16)
     experiment = Experiment(scene, batch_size=4, seed=0, test_size=4, out=str(tmp_path))
     with pytest.warns(RuntimeWarning, match='learning rate'):
-        assert experiment.run('sgd', Method('physics', 'sgd', 1e6), steps=20, eval_every=5) is None
+        assert experiment.run('sgd', Method(PHYSICS, 'sgd', 1e6), steps=20, eval_every=5) is None
     experiment.run('sip', scene.methods['sip'], steps=1, eval_every=1)
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert 'diverged_at' in metrics['methods']['sgd']
@@ -108,14 +110,25 @@ def test_samples_are_normalised_and_consistent():
     assert float(math.max(abs(field.laplace(batch.y).values - batch.x.values), dim=lambda s: s)) < 1e-4
 
 
-def test_methods_train_on_the_scene_variant_they_ask_for(torch_backend):
-    """`Scene.for_method` lets SIP methods differ in their inverse update: a zero update leaves the network as it is."""
-    class FrozenVariantScene(PoissonScene):
-        def for_method(self, name):
-            return PoissonScene(res=self.res, eta=0.) if name == 'frozen' else self
-
-    experiment = Experiment(FrozenVariantScene(res=16), batch_size=4, seed=0, test_size=4)
-    experiment.run('frozen', PoissonScene.methods['sip'], steps=3, eval_every=3)
+def test_a_method_may_bring_its_own_inverse_update(torch_backend):
+    """A SIP method with a zero update (η = 0) leaves the network as it is; the scene's own update trains it."""
+    frozen = Method(InverseUpdateLoss(lambda: poisson.laplace_update(0.)))
+    experiment = Experiment(PoissonScene(res=16), batch_size=4, seed=0, test_size=4)
+    experiment.run('frozen', frozen, steps=3, eval_every=3)
     experiment.run('sip', PoissonScene.methods['sip'], steps=3, eval_every=3)
     frozen, sip = curves(experiment, 'frozen')['x_mae'], curves(experiment, 'sip')['x_mae']
     assert frozen[0] == frozen[-1] == sip[0] and sip[-1] != sip[0]
+
+
+def test_resuming_a_finished_run_records_its_results(torch_backend, tmp_path):
+    """Killed after its last step (e.g. while drawing figures), a resumed run records the saved curve, not nothing."""
+    scene, method = PoissonScene(res=16), PoissonScene.methods['sip']
+    finished = Experiment(scene, batch_size=4, seed=3, test_size=4, out=str(tmp_path))
+    finished.run('sip', method, steps=3, eval_every=1)
+    (tmp_path / 'metrics.json').unlink()
+    resumed = Experiment(scene, batch_size=4, seed=3, test_size=4, out=str(tmp_path))
+    resumed.run('sip', method, steps=3, eval_every=1, resume=True)
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert metrics['methods']['sip']['curve'] == curves(finished, 'sip')
+    assert metrics['methods']['sip']['final'] == finished.final('sip')
+    assert metrics['methods']['sip']['seconds_per_step'] == finished.metrics['methods']['sip']['seconds_per_step']

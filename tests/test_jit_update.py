@@ -64,11 +64,16 @@ def test_learning_rate_of_an_unknown_optimizer_names_the_fix():
         set_learning_rate(object(), 1e-3)
 
 
-def test_elu_mlp_has_the_requested_layers(ml_backend):
+def test_elu_mlp_has_the_requested_layers_and_activation(ml_backend):
     net = networks.mlp(2, 1, [30, 30, 25, 20, 10], 'ELU')
     assert nn.parameter_count(net) == (2 * 30 + 30) + (30 * 30 + 30) + (30 * 25 + 25) + (25 * 20 + 20) + (20 * 10 + 10) + (10 + 1)
-    x = math.tensor([[-50., 0.]], batch('examples'), channel(vector=2))
-    assert math.native_call(net, x).shape.get_size('examples') == 1
+    x = math.tensor(np.random.default_rng(0).normal(size=(64, 2)) * 3, batch('examples'), channel(vector=2))
+    outputs = {}
+    for key, name in (('ELU', 'ELU'), ('ELU again', 'ELU'), ('ReLU', 'ReLU')):
+        math.seed(0)
+        outputs[key] = math.native_call(networks.mlp(2, 1, [8], name), x).numpy('examples,vector')
+    np.testing.assert_array_equal(outputs['ELU'], outputs['ELU again'])
+    assert not np.allclose(outputs['ELU'], outputs['ReLU']), 'the activation must change the network'
 
 
 def test_unknown_activation_names_the_choices():

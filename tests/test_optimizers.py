@@ -4,7 +4,7 @@ from phi.math import batch, channel
 from phiml import nn
 
 from phi_inverse.support.optimizers import adadelta
-from phi_inverse.experiments.scenes.base import Method
+from phi_inverse.experiments.methods import Method
 
 
 def adadelta_steps(gradients, learning_rate, rho=.9, eps=1e-6):

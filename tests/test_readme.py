@@ -2,6 +2,8 @@
 import os
 import re
 import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -39,3 +41,26 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_command():
     extracted = subprocess.run(['bash', '-c', re.search(r"test_command=\$\((.*)\)\n", ci).group(1)],
                                cwd=ROOT, capture_output=True, text=True).stdout.strip()
     assert extracted == test_commands[0]
+
+
+FLOWS = {'torch': 'phi.torch.flow', 'tensorflow': 'phi.tf.flow', 'jax': 'phi.jax.stax.flow'}
+
+
+def python_snippets():
+    blocks = re.findall(r'^\.\. code-block:: python\n\n((?: {4}.*\n|\n)+)', readme(), flags=re.M)
+    return [textwrap.dedent(block) for block in blocks]
+
+
+def test_readme_has_the_own_simulation_snippets():
+    titles = re.findall(r'^(.*)\n-{3,}$', readme(), flags=re.M)
+    assert 'SIP in your own PhiFlow simulation' in titles and 'SMDP in your own PhiFlow simulation' in titles
+    assert len(python_snippets()) == 2 and all('from phi.torch.flow import *' in s for s in python_snippets())
+
+
+@pytest.mark.parametrize('backend', sorted(FLOWS))
+@pytest.mark.parametrize('index', [0, 1], ids=['sip', 'smdp'])
+def test_readme_snippet_runs(backend, index):
+    pytest.importorskip({'torch': 'torch', 'tensorflow': 'tensorflow', 'jax': 'jax'}[backend])
+    code = python_snippets()[index].replace('from phi.torch.flow import *', f'from {FLOWS[backend]} import *')
+    result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]

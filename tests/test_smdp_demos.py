@@ -17,7 +17,7 @@ def test_toy_sde_demo_writes_q_per_method(tmp_path, ml_backend):
     for entry in metrics['methods'].values():
         assert set(entry['final']) >= {'posterior_q_ode', 'posterior_q_sde'} and any(k.startswith('posterior_q_ode_c') for k in entry['final'])
         assert entry['curve']['step'] == [0, 2] and all(0 <= q <= 1 for q in entry['final'].values())
-    assert metrics['figures'] == ['correction_field.png', 'trajectories.png', 'learning_curves.png']
+    assert metrics['figures'] == ['learning_curves.png', 'correction_field.png', 'trajectories.png', 'posterior_q.png']
     assert all((tmp_path / f).stat().st_size > 10_000 for f in metrics['figures'])
 
 
@@ -39,8 +39,8 @@ def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
     heat.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '4', '--res', '16',
                '--ablation', '2,3', '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
-    assert list(metrics['methods']) == ['smdp-ode-s2', 'smdp-sde-s2', 'smdp-ode-s3', 'smdp-sde-s3']
-    assert metrics['figures'] == ['ablation.png']
+    assert list(metrics['methods']) == ['smdp-s2-ode', 'smdp-s2-sde', 'smdp-s3-ode', 'smdp-s3-sde']
+    assert metrics['figures'] == ['learning_curves.png', 'ablation.png']
 
 
 def test_unknown_method_is_rejected(tmp_path):

@@ -159,20 +159,21 @@ def sip_probe(make_scene: Callable[[bool], 'Scene'], batch_size: int, seed: int,
         method: Method of the scene to time and train.
         test_size: Test examples for the final metrics.
     """
-    from .experiment import Experiment
-    from .scenes.base import data_seed, make_step
+    from .methods import start_training
+    from .runner import Experiment
+    from .scenes.base import data_seed
 
     def probe_for(jit: bool) -> Probe:
         scene = make_scene(jit)
+        own_update = getattr(scene.methods[method].objective, 'update', None)
+        update = own_update() if own_update is not None else None
 
         def inputs():
             guess = scene.sample(batch_size, data_seed(seed, 3))
             return scene.sample(batch_size, data_seed(seed, 2)), guess.y if guess.x is None else guess.x
 
         def train_step():
-            math.seed(seed)
-            net = scene.network()
-            return make_step(scene, scene.methods[method], net, scene.methods[method].make_optimizer(net), batch_size, seed, jit)
+            return start_training(scene, scene.methods[method], batch_size, seed, 10 ** 6, jit)[2]
 
         def train(steps: int) -> Dict[str, float]:
             experiment = Experiment(scene, batch_size, seed, test_size, jit=jit)
@@ -180,7 +181,7 @@ def sip_probe(make_scene: Callable[[bool], 'Scene'], batch_size: int, seed: int,
             return experiment.final(method)
         return Probe(inputs,
                      forward=lambda batch, guess: scene.simulator(batch)(guess),
-                     inverse=lambda batch, guess: scene.inverse_update(batch)(guess, y_target=batch.y),
+                     inverse=lambda batch, guess: (update or scene.inverse_update(batch))(guess, y_target=batch.y),
                      train_step=train_step, train=train)
     return probe_for
 
@@ -193,29 +194,26 @@ def stochastic_heat_probe(batch_size: int, seed: int, res: int = 32, window: int
     Training steps use the multi-step loss with window `window`; `train` reports the ODE and SDE reconstructions'
     MSE and spectral error.
     """
-    from ..support.jit_update import adam
     from ..physics import stochastic_heat
-    from .scenes.stochastic_heat import HeatTraining, StochasticHeatScene, make_step
+    from .methods import start_training
+    from .scenes.stochastic_heat import StochasticHeatScene
 
     def probe_for(jit: bool) -> Probe:
-        scene = StochasticHeatScene(train_size=max(batch_size, 16), test_size=max(test_size, batch_size), seed=seed, resolution=res)
-        training = HeatTraining(window=window)
-        physics = scene.physics('smdp')
+        scene = StochasticHeatScene(train_size=max(batch_size, 16), test_size=max(test_size, batch_size), seed=seed,
+                                    resolution=res, window=window)
+        method = scene.methods['smdp']
+        physics = scene.physics()
         t, dt = math.wrap(scene.end_time), math.wrap(scene.dt)
 
         def inputs():
             return (scene.test_initial[{'examples': slice(0, batch_size)}],)
 
-        def network_and_step(steps: int):
-            math.seed(seed)
-            net = scene.network('smdp')
-            return net, make_step(scene, 'smdp', training, net, adam(net, training.schedule(steps)), steps, batch_size, seed, jit)
-
         def train(steps: int) -> Dict[str, float]:
-            net, step = network_and_step(steps)
+            net, _, step = start_training(scene, method, batch_size, seed, steps, jit)
             for i in range(steps):
                 step(i)
-            return {f'{method} {key}': value for method, values in scene.evaluate(net, 'smdp').items() for key, value in values.items()}
+            results = scene.evaluate(net, method, scene.test_set(scene.test_size, seed), batch_size)
+            return {f'smdp-{sampler} {key}': value for sampler, values in results.items() for key, value in values.items()}
         return Probe(inputs, forward=lambda x: stochastic_heat.diffuse(x, scene.dt), inverse=lambda x: physics(x, t, dt),
-                     train_step=lambda: network_and_step(10 ** 6)[1], train=train)
+                     train_step=lambda: start_training(scene, method, batch_size, seed, 10 ** 6, jit)[2], train=train)
     return probe_for

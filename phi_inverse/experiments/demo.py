@@ -1,17 +1,22 @@
-"""The command line shared by the demo scripts and the run of a SIP demo.
+"""The command line shared by every demo, and the run of a demo through the runner.
 
-A demo script declares its CPU-sized defaults and the paper's configuration, builds its scene from the
-parsed flags, and hands both to `run_sip_demo()`.
+A demo script declares its CPU-sized defaults and the paper's configuration, builds its scene from the parsed
+flags, and hands both to `run_demo()`. The common flags mean the same in every demo; one that does not apply to a
+scene (e.g. `--res` without a grid) is rejected with a message.
 """
 import argparse
 import os
+from dataclasses import replace
 from typing import Callable, Dict, Optional, Sequence
 
 from ..support import backends
-from . import plot
 from ..support.checks import TRAINING_BACKENDS
-from .experiment import Experiment
-from .scenes.base import Method, Scene
+from . import plot
+from .methods import Method
+from .runner import Experiment
+from .scenes.base import Scene
+
+SCENE_FLAGS = ('res',)
 
 
 def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequence[str],
@@ -23,8 +28,7 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--device', choices=('cpu', 'gpu'), default=None, help="compute device (default: PhiFlow's choice)")
     parser.add_argument('--steps', type=int, help=f"training iterations per method (default {defaults.get('steps')})")
     parser.add_argument('--batch', type=int, help=f"mini-batch size (default {defaults.get('batch')})")
-    if 'res' in defaults:
-        parser.add_argument('--res', type=int, help=f"grid cells per side (default {defaults['res']})")
+    parser.add_argument('--res', type=int, help=f"grid cells per side (default {defaults.get('res', 'none: no grid')})")
     parser.add_argument('--methods', default=','.join(methods), help='comma-separated methods to train')
     parser.add_argument('--lr', default='', help='learning-rate overrides, e.g. "sgd=1e-10,adam=3e-4"')
     parser.add_argument('--seed', type=int, default=0, help='seeds data, test set and network initialisation')
@@ -35,6 +39,8 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--resume', action='store_true', help='continue the runs saved in --out where they stopped')
     parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=defaults.get('jit', False),
                         help='JIT-compile each training step (network, physics and update)')
+    parser.add_argument('--threads', type=int, default=defaults.get('threads'),
+                        help='CPU threads per operation (default: the backend\'s choice)')
     return parser
 
 
@@ -42,43 +48,77 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
     """Parses flags and fills unset ones from the paper configuration (with `--paper`) or the CPU defaults."""
     args = parser.parse_args(argv)
     configuration = {**args._defaults, **(args._paper if args.paper else {})}
+    for flag in SCENE_FLAGS:
+        if getattr(args, flag) is not None and flag not in configuration:
+            parser.error(f"--{flag} does not apply to this demo; drop it.")
     for key, value in configuration.items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     args.out = args.out or os.path.join('results', name + ('-paper' if args.paper else ''))
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
-    args.lr = dict(_parse_override(item) for item in args.lr.split(',') if item.strip())
+    args.lr = dict(_parse_override(parser, item) for item in args.lr.split(',') if item.strip())
     if args.steps < 0 or args.batch < 1 or args.eval_every < 1:
         parser.error(f"--steps must be >= 0, --batch and --eval-every >= 1; got {args.steps}, {args.batch}, {args.eval_every}.")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1 but got {args.threads}.")
     return args
 
 
-def _parse_override(item: str):
+def _parse_override(parser: argparse.ArgumentParser, item: str):
     name, _, value = item.partition('=')
     try:
         return name.strip(), float(value)
     except ValueError:
-        raise SystemExit(f"--lr expects method=value pairs such as 'sgd=1e-10' but got '{item}'.")
+        parser.error(f"--lr expects method=value pairs such as 'sgd=1e-10' but got '{item}'.")
 
 
 def select_methods(available: Dict[str, Method], names: Sequence[str], learning_rates: Dict[str, float]) -> Dict[str, Method]:
-    """The requested methods of a scene, with learning-rate overrides applied; unknown names are an error."""
-    unknown = [n for n in list(names) + list(learning_rates) if n not in available]
+    """The requested methods of a scene, with learning-rate overrides applied; unknown names are an error.
+
+    A name is a method (e.g. `smdp`, trained once and evaluated as all its variants) or one of its entries
+    (e.g. `smdp-ode`, which keeps only that variant).
+    """
+    chosen: Dict[str, list] = {}
+    for requested in names:
+        name, variant = _lookup(available, requested)
+        chosen.setdefault(name, []).extend(available[name].variants if variant is None else [variant])
+    selected = {name: replace(available[name], variants=tuple(v for v in available[name].variants if v in variants))
+                for name, variants in chosen.items()}
+    unknown = [n for n in learning_rates if n not in selected]
     if unknown:
-        raise SystemExit(f"Unknown method(s) {unknown}. This demo offers: {', '.join(available)}.")
-    return {n: available[n].with_learning_rate(learning_rates[n]) if n in learning_rates else available[n] for n in names}
+        raise SystemExit(f"--lr names {unknown}, which are not among the methods to train ({', '.join(selected)}).")
+    return {n: m.with_learning_rate(learning_rates[n]) if n in learning_rates else m for n, m in selected.items()}
 
 
-def run_sip_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace], Scene],
-                 example_figure: Callable[[Experiment, str], str] = None, metric: str = 'x_mae') -> Experiment:
+def _lookup(available: Dict[str, Method], requested: str):
+    if requested in available:
+        return requested, None
+    for name, method in available.items():
+        for variant in method.variants:
+            if requested == f'{name}-{variant}':
+                return name, variant
+    entries = [entry for name, method in available.items() for entry in method.entries(name)]
+    raise SystemExit(f"Unknown method '{requested}'. This demo offers: {', '.join(available)} "
+                     f"(entries: {', '.join(entries)}).")
+
+
+def run_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace], Scene],
+             figures: Callable[[Experiment, str], Sequence[str]] = None, metric: str = 'x_mae',
+             summary_keys: Sequence[str] = ('x_mae', 'y_loss'), methods: Dict[str, Method] = None) -> Experiment:
     """Selects the backend, trains every requested method, writes `metrics.json` and the figures, prints a summary.
 
-    `metric` is the headline metric of the learning curves and the summary. If `args` has a `time_budget`
-    (seconds, not `None`), every method trains for that much wall time, with `args.steps` as an upper bound.
+    Args:
+        make_scene: Builds the scene from the parsed flags (after the backend is selected).
+        figures: `figures(experiment, out) -> paths` draws the demo's own figures into the folder `out`.
+        metric: The headline metric of the learning curves.
+        summary_keys: The metrics of the printed summary; the first is compared against the first method.
+        methods: Methods to train instead of the scene's own (e.g. an ablation); `--methods` selects among them.
     """
+    if args.threads is not None:
+        backends.limit_threads(args.backend, args.threads)
     backend = backends.select(args.backend, args.device)
     scene = make_scene(args)
-    methods = select_methods(scene.methods, args.methods, args.lr)
+    methods = select_methods(methods or scene.methods, args.methods, args.lr)
     time_budget = getattr(args, 'time_budget', None)
     config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods)}
     if time_budget is not None:
@@ -89,24 +129,27 @@ def run_sip_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namesp
     experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit)
     for name, method in methods.items():
         experiment.run(name, method, args.steps, args.eval_every, resume=args.resume, time_budget=time_budget)
-    figures = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]
-    if example_figure is not None:
-        figures.append(example_figure(experiment, os.path.join(args.out, 'examples.png')))
-    experiment.metrics['figures'] = [os.path.basename(f) for f in figures]
+    paths = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]
+    paths += list(figures(experiment, args.out)) if figures is not None else []
+    experiment.metrics['figures'] = [os.path.basename(p) for p in paths]
     experiment.save()
-    print(summary(experiment.metrics, keys=(metric, 'y_loss')))
+    print(summary(experiment.metrics, keys=summary_keys))
     return experiment
 
 
-def summary(metrics: dict, reference: str = 'sip', keys: Sequence[str] = ('x_mae', 'y_loss')) -> str:
-    """A text table of the final metrics and step times, with each method's `keys[0]` relative to `reference`."""
+def summary(metrics: dict, keys: Sequence[str] = ('x_mae', 'y_loss'), reference: Optional[str] = None) -> str:
+    """A text table of the final metrics and step times, with each entry's `keys[0]` relative to `reference`
+    (default: the first entry)."""
     headline = keys[0]
-    lines = [f"{'method':12s}" + ''.join(f'{k:>12s}' for k in keys) + f"{'s/step':>10s}{headline + '/' + reference:>14s}"]
+    reference = reference or next(iter(metrics['methods']), '')
+    width = max([12] + [len(name) + 2 for name in metrics['methods']])
+    lines = [f"{'method':{width}s}" + ''.join(f'{k:>16s}' for k in keys) + f"{'s/step':>10s}{headline + '/' + reference:>20s}"]
     reference_value = metrics['methods'].get(reference, {}).get('final', {}).get(headline)
     for name, entry in metrics['methods'].items():
         final = entry.get('final', {})
-        ratio = f'{final[headline] / reference_value:14.2f}' if reference_value and headline in final else f"{'–':>14s}"
+        ratio = f'{final[headline] / reference_value:20.2f}' if reference_value and headline in final else f"{'–':>20s}"
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
-        lines.append(f'{name:12s}' + ''.join(f"{final.get(k, float('nan')):12.4g}" for k in keys)
+        lines.append(f'{name:{width}s}' + ''.join(f"{final.get(k, float('nan')):16.4g}" for k in keys)
                      + f"{entry.get('seconds_per_step', float('nan')):10.4f}{ratio}{note}")
+    lines.append(f"process CPU time {metrics.get('cpu_seconds', float('nan')):.0f} s, wall time {metrics.get('wall_seconds', float('nan')):.0f} s")
     return '\n'.join(lines)

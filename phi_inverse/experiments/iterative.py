@@ -14,7 +14,7 @@ from phi import math
 from phi.math import Diverged, NotConverged, Solve, SolveTape
 
 from ..metrics import mean_abs_error
-from .scenes.base import Batch, Scene, split
+from .scenes.sip_scene import Batch, SIPScene as Scene, split
 from .timing import interleaved_medians
 
 SOLVERS = {'gd': 'GD', 'l-bfgs-b': 'L-BFGS-B'}

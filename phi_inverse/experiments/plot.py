@@ -1,12 +1,14 @@
-"""Figures: learning curves from `metrics.json` and image grids of fields."""
+"""Figures: learning curves from `metrics.json` and image grids of fields.
+
+Figures are built with matplotlib's object API (`matplotlib.figure.Figure`), so drawing them neither needs a
+display nor changes the user's pyplot backend or state.
+"""
 import os
 from typing import Dict, List, Sequence
 
 import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from phi.field import Field
 from phi.math import Tensor
 
@@ -22,7 +24,7 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
     Returns:
         `path`.
     """
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, (by_step, by_time) = subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, entry in metrics['methods'].items():
         curve = entry.get('curve', {})
         if metric not in curve:
@@ -42,7 +44,7 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
 def timing_bars(report: Dict[str, dict], path: str, title: str = '') -> str:
     """Grouped bar chart of median times per backend: forward, inverse and training step, eager and JIT (log scale)."""
     groups = [(operator, mode) for operator in ('forward', 'inverse', 'train_step') for mode in ('eager', 'jit')]
-    fig, axis = plt.subplots(figsize=(10, 4))
+    fig, axis = subplots(figsize=(10, 4))
     width = .8 / max(len(report), 1)
     for index, (backend, entry) in enumerate(report.items()):
         values = [entry['seconds'].get(o, {}).get(m, np.nan) * 1e3 for o, m in groups]
@@ -71,7 +73,7 @@ def image_grid(rows: Dict[str, Sequence[np.ndarray]], path: str, title: str = ''
     """
     labels = list(rows)
     columns = len(rows[labels[0]])
-    fig, axes = plt.subplots(len(labels), columns, figsize=(2.4 * columns + 1, 2.2 * len(labels)), squeeze=False)
+    fig, axes = subplots(len(labels), columns, figsize=(2.4 * columns + 1, 2.2 * len(labels)), squeeze=False)
     for column in range(columns):
         limits = _shared_limits(rows, column, shared_scale)
         for row, label in enumerate(labels):
@@ -103,12 +105,23 @@ def examples(field: Field, count: int) -> List[np.ndarray]:
     return [values[{dim: i}].numpy('x,y') for i in range(min(count, values.shape.get_size(dim)))]
 
 
-def save_figure(fig, path: str) -> str:
-    """Saves `fig` to `path` (creating its folder) with a tight layout, closes it and returns `path`."""
+def subplots(*grid, figsize=None, layout=None, **options):
+    """A new figure and its axes, like `pyplot.subplots` but without pyplot (no global state, any backend)."""
+    figure = Figure(figsize=figsize, layout=layout)
+    return figure, figure.subplots(*grid, **options)
+
+
+def figure(figsize=None, layout=None) -> Figure:
+    """A new empty figure, without pyplot."""
+    return Figure(figsize=figsize, layout=layout)
+
+
+def save_figure(fig: Figure, path: str, tight: bool = True) -> str:
+    """Saves `fig` to `path` (creating its folder), with a tight layout unless the figure has its own; returns `path`."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.tight_layout()
+    if tight and fig.get_layout_engine() is None:
+        fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -126,10 +139,10 @@ def iteration_curves(curves: Dict[str, Sequence[float]], references: Dict[str, f
     Returns:
         `path`.
     """
-    fig, axis = plt.subplots(figsize=(6.5, 4.2))
+    fig, axis = subplots(figsize=(6.5, 4.2))
     for label, values in curves.items():
         axis.plot(np.arange(len(values)), values, label=label)
-    for (label, value), color in zip(references.items(), plt.rcParams['axes.prop_cycle'].by_key()['color'][len(curves):]):
+    for (label, value), color in zip(references.items(), matplotlib.rcParams['axes.prop_cycle'].by_key()['color'][len(curves):]):
         axis.axhline(value, linestyle='--', color=color, label=label)
     axis.set_yscale('log')
     axis.set_xlabel('iteration')

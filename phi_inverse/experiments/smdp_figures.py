@@ -3,13 +3,9 @@ curves of any metric, reconstructions, posterior samples and power spectra of gr
 import os
 from typing import Dict, Sequence
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt
 import numpy as np
 
-from .plot import save_figure
+from .plot import save_figure, subplots
 
 
 def correction_fields(fields: Dict[str, np.ndarray], times: np.ndarray, states: np.ndarray, paths: np.ndarray,
@@ -21,7 +17,7 @@ def correction_fields(fields: Dict[str, np.ndarray], times: np.ndarray, states: 
         times, states: Grid axes.
         paths: Training paths to overlay, shape `(count, len(path_times))` spanning `times`.
     """
-    fig, axes = plt.subplots(1, len(fields), figsize=(5 * len(fields), 3.8), squeeze=False)
+    fig, axes = subplots(1, len(fields), figsize=(5 * len(fields), 3.8), squeeze=False)
     limit = max(np.nanpercentile(np.abs(values), 98) for values in fields.values())
     path_times = np.linspace(times[0], times[-1], paths.shape[1])
     for axis, (name, values) in zip(axes[0], fields.items()):
@@ -40,7 +36,7 @@ def trajectories(rows: Dict[str, Dict[str, np.ndarray]], times: np.ndarray, path
         rows: Model → sampler → trajectories of shape `(len(times), count)`.
     """
     samplers = list(next(iter(rows.values())))
-    fig, axes = plt.subplots(len(rows), len(samplers), figsize=(5 * len(samplers), 2.8 * len(rows)), squeeze=False, sharex=True)
+    fig, axes = subplots(len(rows), len(samplers), figsize=(5 * len(samplers), 2.8 * len(rows)), squeeze=False, sharex=True)
     for r, (name, by_sampler) in enumerate(rows.items()):
         for c, sampler in enumerate(samplers):
             axis = axes[r, c]
@@ -56,7 +52,7 @@ def trajectories(rows: Dict[str, Dict[str, np.ndarray]], times: np.ndarray, path
 
 def metric_curves(metrics: dict, keys: Sequence[str], path: str, ylabel: str = '', log: bool = False) -> str:
     """Each method's learning curve of the first of `keys` it has, against training steps and wall time."""
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, (by_step, by_time) = subplots(1, 2, figsize=(11, 4), sharey=True)
     for name, entry in metrics['methods'].items():
         curve = entry.get('curve', {})
         for key in keys:
@@ -76,7 +72,7 @@ def metric_curves(metrics: dict, keys: Sequence[str], path: str, ylabel: str = '
 
 def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') -> str:
     """Radially averaged power spectra `PS(r)` (log scale), one line per label."""
-    fig, axis = plt.subplots(figsize=(6, 4))
+    fig, axis = subplots(figsize=(6, 4))
     for label, spectrum in spectra.items():
         radius = np.arange(len(spectrum))
         axis.plot(radius[1:], spectrum[1:], label=label, linestyle='--' if label == 'ground truth' else '-')
@@ -87,11 +83,11 @@ def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') ->
 
 
 def window_ablation(metrics: dict, windows: Sequence[int], path: str) -> str:
-    """Final reconstruction MSE and spectral error of `smdp-ode-s<S>` / `smdp-sde-s<S>` against `S_max` (paper Fig. 4)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    """Final reconstruction MSE and spectral error of `smdp-s<S>-ode` / `smdp-s<S>-sde` against `S_max` (paper Fig. 4)."""
+    fig, axes = subplots(1, 2, figsize=(10, 3.8))
     for axis, key, label in zip(axes, ('mse', 'spectral_error'), ('reconstruction MSE', 'spectral error')):
         for sampler in ('ode', 'sde'):
-            values = [metrics['methods'].get(f'smdp-{sampler}-s{w}', {}).get('final', {}).get(key, np.nan) for w in windows]
+            values = [metrics['methods'].get(f'smdp-s{w}-{sampler}', {}).get('final', {}).get(key, np.nan) for w in windows]
             axis.plot(windows, values, marker='o', label=f'SMDP {sampler.upper()}')
         axis.set(xscale='log', yscale='log', xlabel='S_max', ylabel=label)
         axis.set_xticks(list(windows), [str(w) for w in windows])
@@ -106,7 +102,7 @@ def posterior_samples(references: Dict[str, np.ndarray], samples: Dict[str, Sequ
     columns = max(len(references), *(len(s) for s in samples.values()))
     images = list(references.values()) + [image for row in samples.values() for image in row]
     low, high = min(np.min(i) for i in images), max(np.max(i) for i in images)
-    fig, axes = plt.subplots(1 + len(samples), columns, figsize=(2.3 * columns + 1, 2.2 * (1 + len(samples))), squeeze=False)
+    fig, axes = subplots(1 + len(samples), columns, figsize=(2.3 * columns + 1, 2.2 * (1 + len(samples))), squeeze=False)
     rows = [list(references.items())] + [[(f'{name} {i + 1}', image) for i, image in enumerate(row)] for name, row in samples.items()]
     for axis_row, row in zip(axes, rows):
         for column, axis in enumerate(axis_row):
@@ -119,6 +115,5 @@ def posterior_samples(references: Dict[str, np.ndarray], samples: Dict[str, Sequ
     fig.suptitle(title)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 

@@ -14,7 +14,8 @@ from phi.math import batch, channel
 from phiml import nn
 
 from ... import updates
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, Batch, InverseUpdateLoss, SIPScene
 
 X_RANGE = (-12., 0.)
 INVERSE_UPDATES = {
@@ -24,36 +25,20 @@ INVERSE_UPDATES = {
 }
 
 
-class ExponentialScene(Scene):
+class ExponentialScene(SIPScene):
     """Invert `P(x) = eˣ`; `x` and `y` hold one number per example (no channel dimension).
 
     Methods: `sgd` and `adam` backpropagate `½(eˣ − y*)²`. `rescaled` (normalised gradient), `newton`
     (saddle-free Newton, i.e. `|∂L/∂x / ∂²L/∂x²|` downhill, the authors' "Newton") and `newton-clipped` (the same,
     at most 0.1 per step) train with SIP and Adam. The paper's SGD rate 10⁻² applies to the batch sum of the
     loss; this runner averages over the batch, so the equivalent rate is 1.
-
-    Args:
-        update: Inverse update of the SIP loss, one of `INVERSE_UPDATES`; `for_method()` picks it from the
-            method name.
     """
     name = 'exponential'
     methods: Dict[str, Method] = {
-        'sgd': Method('physics', 'sgd', 1.),
-        'adam': Method('physics', 'adam', 1e-3),
-        'rescaled': Method('sip', 'adam', 1e-3),
-        'newton': Method('sip', 'adam', 1e-3),
-        'newton-clipped': Method('sip', 'adam', 1e-3),
+        'sgd': Method(PHYSICS, 'sgd', 1.),
+        'adam': Method(PHYSICS, 'adam', 1e-3),
+        **{name: Method(InverseUpdateLoss(update), 'adam', 1e-3) for name, update in INVERSE_UPDATES.items()},
     }
-
-    def __init__(self, update: Optional[str] = None):
-        if update is not None and update not in INVERSE_UPDATES:
-            raise ValueError(f"update must be one of {tuple(INVERSE_UPDATES)} but got '{update}'.")
-        self.update_name = update
-        self.update = INVERSE_UPDATES[update]() if update else None
-
-    def for_method(self, name: str) -> 'ExponentialScene':
-        """SIP methods are named after their inverse update."""
-        return ExponentialScene(name) if name in INVERSE_UPDATES and name != self.update_name else self
 
     def config(self) -> dict:
         return {'x_range': list(X_RANGE)}
@@ -77,7 +62,5 @@ class ExponentialScene(Scene):
         return math.exp
 
     def inverse_update(self, batch: Batch):
-        if self.update is None:
-            raise ValueError(f"This exponential scene has no inverse update. Name the SIP method after one of "
-                             f"{tuple(INVERSE_UPDATES)} or create the scene with update=...")
-        return self.update
+        raise ValueError(f"The exponential scene's SIP methods bring their own inverse update: train one of "
+                         f"{tuple(INVERSE_UPDATES)}.")

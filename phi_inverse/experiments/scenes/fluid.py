@@ -18,10 +18,11 @@ from phiml import nn
 
 from ...metrics import half_squared_norm, mean_abs_error
 from ...physics import navier_stokes, vortex
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, SIP, Batch, SIPScene
 
 
-class FluidScene(Scene):
+class FluidScene(SIPScene):
     """SIP vs backpropagation through a marker-transporting incompressible flow.
 
     Args:
@@ -44,8 +45,8 @@ class FluidScene(Scene):
     """
     name = 'fluid'
     methods: Dict[str, Method] = {
-        'sip': Method('sip', 'adam', 5e-3),
-        'adam': Method('physics', 'adam', 5e-3),
+        'sip': Method(SIP, 'adam', 5e-3),
+        'adam': Method(PHYSICS, 'adam', 5e-3),
     }
 
     def __init__(self, res: int = 32, size: float = 128., duration: float = 2., steps: int = 8, marker_half_size: float = 28.,

@@ -14,7 +14,8 @@ from phiml import nn
 
 from ...support.jit import jit_on_grid
 from ...physics import heat
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, SIP, Batch, SIPScene
 
 DOMAIN_SIZE = 64.
 """Side length of the domain in the paper's length unit: its 64x64 unit cells."""
@@ -54,7 +55,7 @@ def hot_rectangles(grid: Field, examples: Shape, candidates: int = 10, counts=(4
     return grid.with_values(math.sum(strength * coverage, rectangles))
 
 
-class HeatScene(Scene):
+class HeatScene(SIPScene):
     """SIP (Bayesian-damped inverse diffusion) vs backpropagation through periodic heat diffusion.
 
     Args:
@@ -66,9 +67,9 @@ class HeatScene(Scene):
     """
     name = 'heat'
     methods: Dict[str, Method] = {
-        'sip': Method('sip', 'adam', 1e-3),
-        'adam': Method('physics', 'adam', 1e-3),
-        'sgd': Method('physics', 'sgd', 1e-3),
+        'sip': Method(SIP, 'adam', 1e-3),
+        'adam': Method(PHYSICS, 'adam', 1e-3),
+        'sgd': Method(PHYSICS, 'sgd', 1e-3),
     }
 
     def __init__(self, res: int = 32, amount: float = AMOUNT, noise: float = heat.NOISE, signal: float = heat.SIGNAL,

@@ -13,10 +13,11 @@ from phiml import nn
 
 from ...support.jit import jit_on_grid
 from ...physics import poisson
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, SIP, Batch, SIPScene
 
 
-class PoissonScene(Scene):
+class PoissonScene(SIPScene):
     """SIP vs backpropagation through `P(x) = ∇⁻²x`.
 
     Args:
@@ -33,9 +34,9 @@ class PoissonScene(Scene):
     name = 'poisson'
     SGD_RATE = 1e-7
     methods: Dict[str, Method] = {
-        'sip': Method('sip', 'adam', 1e-3),
-        'adam': Method('physics', 'adam', 1e-3),
-        'sgd': Method('physics', 'sgd', SGD_RATE, momentum=0.9),
+        'sip': Method(SIP, 'adam', 1e-3),
+        'adam': Method(PHYSICS, 'adam', 1e-3),
+        'sgd': Method(PHYSICS, 'sgd', SGD_RATE, momentum=0.9),
     }
 
     def __init__(self, res: int = 32, boundary=extrapolation.ZERO, noise_scale: float = 10., eta: float = 1., jit: bool = True):

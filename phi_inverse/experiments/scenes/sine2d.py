@@ -15,10 +15,11 @@ from phiml import nn
 from ... import updates
 from ...metrics import half_squared_norm
 from ...physics import sine2d
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, SIP, Batch, SIPScene
 
 
-class Sine2DScene(Scene):
+class Sine2DScene(SIPScene):
     """Invert `P(x) = (sin(x̂₁/ξ), ξ x̂₂)`, `x̂ = γ R_φ x`, with the paper's methods and learning rates.
 
     Args:
@@ -34,12 +35,12 @@ class Sine2DScene(Scene):
             raise ValueError(f"Need xi > 0 and gamma > 0 but got xi={xi}, gamma={gamma}.")
         self.xi, self.phi, self.gamma, self.max_loss_change = xi, phi, gamma, max_loss_change
         self.methods: Dict[str, Method] = {
-            'sip': Method('sip', 'adam', 1e-3),
-            'adam': Method('physics', 'adam', 1e-3),
-            'sgd': Method('physics', 'sgd', 1e-2 / xi ** 2),
-            'adadelta': Method('physics', 'adadelta', 3e-3),
-            'adagrad': Method('physics', 'adagrad', 3e-3),
-            'rmsprop': Method('physics', 'rmsprop', 3e-5),
+            'sip': Method(SIP, 'adam', 1e-3),
+            'adam': Method(PHYSICS, 'adam', 1e-3),
+            'sgd': Method(PHYSICS, 'sgd', 1e-2 / xi ** 2),
+            'adadelta': Method(PHYSICS, 'adadelta', 3e-3),
+            'adagrad': Method(PHYSICS, 'adagrad', 3e-3),
+            'rmsprop': Method(PHYSICS, 'rmsprop', 3e-5),
         }
         self.update = updates.compiled(updates.saddle_free_newton(self.forward, max_loss_change))
 

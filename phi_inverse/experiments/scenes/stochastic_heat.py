@@ -6,7 +6,7 @@ NumPy from the seed; trajectories `t ∈ [0, 0.2]`, `Δt = 0.2/32`, `g = 0.1` ar
 training batch, on a time grid whose interior points are jittered within `±Δt/2` (paper appendix D). Test
 observations `x_T` come from one fixed stochastic simulation of the test initial states.
 
-Models and their methods:
+Methods and the entries they record:
 
 * `smdp`: reverse physics `x − (P_Δt(x) − x)` plus a correction network, trained with the multi-step loss;
   sampled with the probability-flow ODE (`smdp-ode`) and the reverse SDE (`smdp-sde`).
@@ -15,8 +15,6 @@ Models and their methods:
 
 Network: PhiML's periodic U-net with residual blocks (a small ResNet-style encoder–decoder); the correction sees
 `(x, t/T)` and its output is divided by `Δt`, so that `Δt·s_θ`, the change it makes per step, is of order one.
-
-This is an SMDP scene, trained by `phi_inverse.experiments.smdp_runner`, not a SIP `Scene`.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
@@ -27,23 +25,23 @@ from phi.field import CenteredGrid
 from phi.math import Tensor, batch, channel, extrapolation, spatial
 from phiml import nn
 
-from ...support import networks
 from ... import smdp
-from ...support.jit_update import Schedule, cosine_decay, jit_update
 from ...physics import stochastic_heat
-from .base import data_seed
 from ...smdp.metrics import reconstruction_mse, spectral_error
+from ...support import networks
+from ..methods import Method
+from ..smdp_objectives import MultiStep, Supervised
+from .base import Scene, data_seed
 
 TIME = 'time'
 EXAMPLES = 'examples'
-ODE_FACTOR = 1.
-SDE_FACTOR = 1.
-MODEL_METHODS = {'smdp': ('smdp-ode', 'smdp-sde'), 's-only': ('s-only-ode', 's-only-sde'), 'supervised': ('supervised',)}
-METHOD_MODEL = {method: model for model, methods in MODEL_METHODS.items() for method in methods}
+EVALUATION_CHUNK = 100
+SAMPLERS = ('ode', 'sde')
+LEARNING_RATES = dict(learning_rate=1e-3, final_learning_rate=1e-4)
 
 
 @dataclass
-class StochasticHeatScene:
+class StochasticHeatScene(Scene):
     """Data, physics, networks and evaluation of the stochastic heat equation.
 
     Args:
@@ -57,6 +55,7 @@ class StochasticHeatScene:
         filters: Channels of the U-net.
         levels: Resolution levels of the U-net.
         jitter: Jitter the interior time points of every training batch.
+        window: `S_max` of the multi-step loss of `smdp` and `s-only` (the curriculum grows `S` from 2).
     """
     train_size: int = 2500
     test_size: int = 500
@@ -68,6 +67,7 @@ class StochasticHeatScene:
     filters: int = 16
     levels: int = 2
     jitter: bool = True
+    window: int = 8
     initial: np.ndarray = field(init=False, repr=False)
     test_initial: CenteredGrid = field(init=False, repr=False)
     test_observation: CenteredGrid = field(init=False, repr=False)
@@ -82,11 +82,16 @@ class StochasticHeatScene:
             x0 = stochastic_heat.gaussian_random_field(batch(examples=self.test_size), self.resolution)
             x_end = stochastic_heat.simulate(x0, self.nominal_times(), self.diffusion)[{TIME: -1}]
         self.test_initial, self.test_observation = math.convert(x0), math.convert(x_end)
+        self.methods = {
+            'smdp': Method(MultiStep(self.window), variants=SAMPLERS, **LEARNING_RATES),
+            's-only': Method(MultiStep(self.window, reverse_physics=False), variants=SAMPLERS, **LEARNING_RATES),
+            'supervised': Method(Supervised(), **LEARNING_RATES),
+        }
 
     def config(self) -> dict:
         return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'time_steps': self.steps,
                 'end_time': self.end_time, 'diffusion': self.diffusion, 'filters': self.filters, 'levels': self.levels,
-                'jitter': self.jitter}
+                'jitter': self.jitter, 'window': self.window}
 
     @property
     def dt(self) -> float:
@@ -98,12 +103,18 @@ class StochasticHeatScene:
     def grid(self, values: Tensor) -> CenteredGrid:
         return CenteredGrid(values, extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=self.resolution, y=self.resolution)
 
-    def physics(self, model: str) -> smdp.reverse.ReversePhysics:
-        """`P̃⁻¹`: the forward step with `−Δt` applied to its increment (`smdp`), or none (`s-only`)."""
-        return smdp.negated_increment(stochastic_heat.diffuse) if model == 'smdp' else smdp.no_physics
+    def physics(self, reverse_physics: bool = True) -> smdp.reverse.ReversePhysics:
+        """`P̃⁻¹`: the forward step with `−Δt` applied to its increment, or none (`s-only`)."""
+        return smdp.negated_increment(stochastic_heat.diffuse) if reverse_physics else smdp.no_physics
 
-    def network(self, model: str):
-        return nn.u_net(1 if model == 'supervised' else 2, 1, levels=self.levels, filters=self.filters, batch_norm=False,
+    def correction_network(self):
+        return self._network(inputs=2)
+
+    def supervised_network(self):
+        return self._network(inputs=1)
+
+    def _network(self, inputs: int):
+        return nn.u_net(inputs, 1, levels=self.levels, filters=self.filters, batch_norm=False,
                         activation=networks.activation('LeakyReLU'), periodic=True, use_res_blocks=True)
 
     def correction(self, net) -> smdp.reverse.Correction:
@@ -139,78 +150,52 @@ class StochasticHeatScene:
             x_end = stochastic_heat.simulate(x0, self.nominal_times(), self.diffusion)[{TIME: -1}]
         return math.convert(x_end.values), math.convert(x0.values)
 
-    def loss_function(self, net, model: str) -> Callable[..., Tensor]:
-        """Mean loss over a batch of value tensors: multi-step loss (`smdp`, `s-only`) or `‖NN(x_T) − x_0‖²`."""
-        if model == 'supervised':
-            def supervised_loss(x_end: Tensor, x0: Tensor) -> Tensor:
-                return math.mean(math.sum((math.native_call(net, x_end) - x0) ** 2, spatial), EXAMPLES)
-            return supervised_loss
-        step = smdp.reverse_step(self.physics(model), self.correction(net))
+    def supervised_loss(self, net) -> Callable[..., Tensor]:
+        """`‖NN(x_T) − x_0‖²` summed over cells, mean over a batch of value tensors."""
+        def loss(x_end: Tensor, x0: Tensor) -> Tensor:
+            return math.mean(math.sum((math.native_call(net, x_end) - x0) ** 2, spatial), EXAMPLES)
+        return loss
 
-        def multi_step_loss(window: Tensor, times: Tensor) -> Tensor:
+    def multi_step_loss(self, net, reverse_physics: bool = True) -> Callable[..., Tensor]:
+        """The multi-step loss, mean over a batch of windows of value tensors."""
+        step = smdp.reverse_step(self.physics(reverse_physics), self.correction(net))
+
+        def loss(window: Tensor, times: Tensor) -> Tensor:
             return math.mean(smdp.multi_step_loss(step, self.grid(window), times), EXAMPLES)
-        return multi_step_loss
+        return loss
 
-    def reconstruct(self, net, model: str, sampler: str, observation: Optional[CenteredGrid] = None,
+    def test_set(self, size: int, seed: int) -> Tuple[CenteredGrid, CenteredGrid]:
+        """The test initial states and observations `(x_0, x_T)`, drawn with the scene's seed in `__post_init__`."""
+        if size != self.test_size:
+            raise ValueError(f"This scene holds {self.test_size} test examples, not {size}; create it with test_size={size}.")
+        return self.test_initial, self.test_observation
+
+    def reconstruct(self, net, method: Method, sampler: Optional[str], observation: Optional[CenteredGrid] = None,
                     samples: Optional[int] = None, seed: int = 0) -> CenteredGrid:
-        """`x̂_0` for `observation` (default: the test observations), by `sampler` `'ode'`, `'sde'` or `'direct'`."""
+        """`x̂_0` for `observation` (default: the test observations) by `sampler` `'ode'` or `'sde'`, or directly
+        (`sampler=None`) for the supervised network."""
         observation = self.test_observation if observation is None else observation
-        if model == 'supervised':
+        if sampler is None:
             return observation.with_values(math.native_call(net, observation.values))
-        correction = math.jit_compile(self.correction(net)) if sampler == 'ode' else self.correction(net)
+        physics = self.physics(method.objective.reverse_physics)
+        ode_factor, sde_factor = method.objective.correction_factors
         if sampler == 'ode':
-            predictor = smdp.probability_flow(self.physics(model), correction, ODE_FACTOR)
+            predictor = smdp.probability_flow(physics, math.jit_compile(self.correction(net)), ode_factor)
         else:
             math.seed(seed)
-            predictor = smdp.reverse_sde(self.physics(model), correction, self.diffusion, SDE_FACTOR)
+            predictor = smdp.reverse_sde(physics, self.correction(net), self.diffusion, sde_factor)
         return smdp.sample(observation, self.nominal_times(), predictor, samples=samples)
 
-    def evaluate(self, net, model: str, chunk: int = 100) -> Dict[str, Dict[str, float]]:
-        """Reconstruction MSE and spectral error on the test set, for each method of `model`."""
+    def evaluate(self, net, method: Method, test_set, chunk: int) -> Dict[str, Dict[str, float]]:
+        """Reconstruction MSE and spectral error on the test set, for each sampler of `method`."""
+        initial, observation = test_set
         results = {}
-        for method in MODEL_METHODS[model]:
-            sampler = method.rsplit('-', 1)[-1]
+        for sampler in method.variants or (None,):
             mse, spectral = [], []
-            for start in range(0, self.test_size, chunk):
-                part = {EXAMPLES: slice(start, start + chunk)}
-                x0_pred = self.reconstruct(net, model, sampler, self.test_observation[part])
-                x0 = self.test_initial[part]
-                mse.append(reconstruction_mse(x0_pred, x0, lambda x: stochastic_heat.diffuse(x, self.end_time)).numpy(EXAMPLES))
-                spectral.append(spectral_error(x0_pred, x0).numpy(EXAMPLES))
-            results[method] = {'mse': float(np.mean(np.concatenate(mse))), 'spectral_error': float(np.mean(np.concatenate(spectral)))}
+            for start in range(0, self.test_size, EVALUATION_CHUNK):
+                part = {EXAMPLES: slice(start, start + EVALUATION_CHUNK)}
+                x0_pred = self.reconstruct(net, method, sampler, observation[part])
+                mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.diffuse(x, self.end_time)).numpy(EXAMPLES))
+                spectral.append(spectral_error(x0_pred, initial[part]).numpy(EXAMPLES))
+            results[sampler or ''] = {'mse': float(np.mean(np.concatenate(mse))), 'spectral_error': float(np.mean(np.concatenate(spectral)))}
         return results
-
-
-@dataclass(frozen=True)
-class HeatTraining:
-    """How a model is trained.
-
-    Attributes:
-        window: `S_max` of the multi-step loss (the curriculum grows `S` from 2).
-        learning_rate: Initial Adam learning rate, decaying to `final_learning_rate` (cosine).
-        final_learning_rate: Final learning rate.
-        final_fraction: Fraction of the run at `S_max`.
-    """
-    window: int = 8
-    learning_rate: float = 1e-3
-    final_learning_rate: float = 1e-4
-    final_fraction: float = .5
-
-    def schedule(self, steps: int) -> Schedule:
-        """Cosine decay of the learning rate over `steps` (pass it to `jit_update.adam`)."""
-        return cosine_decay(self.learning_rate, self.final_learning_rate, steps)
-
-
-def make_step(scene: StochasticHeatScene, model: str, training: HeatTraining, net, optimizer, steps: int,
-              batch_size: int, seed: int, jit: bool = True) -> Callable[[int], float]:
-    """Training step `i`: data of step `i` from the seed, window size of step `i`, one compiled (or eager) update.
-
-    `optimizer` should come from `jit_update.adam(net, training.schedule(steps))`.
-    """
-    update = jit_update(net, optimizer, scene.loss_function(net, model), jit)
-    window = smdp.WindowCurriculum.spread(training.window, steps, final_fraction=training.final_fraction) if training.window > 2 else (lambda i: 2)
-
-    def step(i: int) -> float:
-        data = scene.pairs(batch_size, data_seed(seed, 1, i)) if model == 'supervised' else scene.windows(window(i), batch_size, data_seed(seed, 1, i))
-        return float(update(*data))
-    return step

@@ -7,7 +7,8 @@ Data: `trajectories` Euler–Maruyama paths (λ = 7, g = 0.03, Δt = 0.02, T = 1
 Evaluation: 1000 paths from `x_T` evenly spaced in [−0.1, 0.1] integrated back to `t = 0` with the ODE and the
 SDE sampler; posterior metric `Q = 2·min(ρ₋₁, ρ₁)`.
 
-This is an SMDP scene, trained by `phi_inverse.experiments.smdp_runner`, not a SIP `Scene`.
+Methods: `multi-step` (window 10), `1-step` and `ism`, each evaluated with both samplers in one entry
+(`posterior_q_ode`, `posterior_q_sde`).
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -16,12 +17,13 @@ import numpy as np
 from phi import math
 from phi.math import Tensor, batch, channel
 
-from ...support import networks
 from ... import smdp
-from ...support.jit_update import Schedule, cosine_decay, jit_update
 from ...physics import toy_sde
-from .base import data_seed
 from ...smdp.metrics import posterior_q
+from ...support import networks
+from ..methods import Method
+from ..smdp_objectives import MultiStep, ScoreMatching
+from .base import Scene
 
 TIME = 'time'
 EXAMPLES = 'examples'
@@ -29,49 +31,16 @@ ISM_STEP = 1e-4
 STATE_SCALE = .1
 
 
-@dataclass(frozen=True)
-class ToyMethod:
-    """How `s_θ` is trained.
-
-    Attributes:
-        loss: `'multi-step'` (sliding window, curriculum `S = 2 → window`), `'1-step'` or `'ism'` (implicit score
-            matching of `∇ₓ log p_t = s_θ/g²`).
-        window: `S_max` of the multi-step loss.
-        learning_rate: Adam learning rate at the start; it decays to `final_learning_rate` over the run.
-        final_learning_rate: Learning rate at the end of the run (cosine decay).
-        final_fraction: Fraction of the run trained at `S_max` (the curriculum grows `S` before).
-        ode_factor: `C` of the probability-flow ODE. The 1-step loss and ISM learn `s_θ ≈ g²·∇ₓ log p_t`
-            (paper theorem 3.1), for which the ODE needs `C = ½`. The multi-step loss fits the deterministic
-            reverse rollout itself, i.e. the probability-flow drift (theorem 3.2), which is sampled with `C = 1`
-            (the paper's equation 9 with "C = 1 for the ODE").
-    """
-    loss: str
-    window: int = 2
-    learning_rate: float = 1e-3
-    final_learning_rate: float = 1e-5
-    final_fraction: float = .5
-    ode_factor: float = smdp.ODE_CORRECTION_FACTOR
-
-    def curriculum(self, steps: int) -> Callable[[int], int]:
-        """The window size `S` of every training step: constant 2 for `1-step`, 2 → `window` for `multi-step`."""
-        if self.loss != 'multi-step' or self.window == 2:
-            return lambda i: 2
-        return smdp.WindowCurriculum.spread(self.window, steps, final_fraction=self.final_fraction)
-
-    def schedule(self, steps: int) -> Schedule:
-        """Cosine decay from `learning_rate` to `final_learning_rate` over `steps` (pass it to `jit_update.adam`)."""
-        return cosine_decay(self.learning_rate, self.final_learning_rate, steps)
-
-
 METHODS = {
-    'multi-step': ToyMethod('multi-step', window=10, ode_factor=1.),
-    '1-step': ToyMethod('1-step'),
-    'ism': ToyMethod('ism'),
+    'multi-step': Method(MultiStep(window=10), learning_rate=1e-3, final_learning_rate=1e-5),
+    '1-step': Method(MultiStep(window=2), learning_rate=1e-3, final_learning_rate=1e-5),
+    'ism': Method(ScoreMatching(), learning_rate=1e-3, final_learning_rate=1e-5),
 }
+OTHER_ODE_FACTORS = (.5, 1.)
 
 
 @dataclass
-class ToySDEScene:
+class ToySDEScene(Scene):
     """Data, reverse simulator, network and evaluation of the toy SDE.
 
     Args:
@@ -98,6 +67,7 @@ class ToySDEScene:
     paths: np.ndarray = field(init=False, repr=False)
 
     name = 'toy_sde'
+    methods = METHODS
 
     def __post_init__(self):
         with math.NUMPY:
@@ -120,7 +90,7 @@ class ToySDEScene:
         integrator = smdp.heun if self.integrator == 'heun' else smdp.euler
         return integrator(lambda x: self.strength * math.sign(x) * x ** 2)
 
-    def network(self):
+    def correction_network(self):
         return networks.mlp(2, 1, [30, 30, 25, 20, 10], 'ELU')
 
     @staticmethod
@@ -150,17 +120,15 @@ class ToySDEScene:
     def _signs(self, rng: np.random.Generator, count: int) -> np.ndarray:
         return rng.choice(np.array([-1, 1], np.float32), count) if self.mirror else np.ones(count, np.float32)
 
-    def loss_function(self, net, method: ToyMethod) -> Callable[..., Tensor]:
-        """The method's mean loss over a batch, in units of the correction (squared errors divided by `Δt²`)."""
-        if method.loss == 'ism':
-            return self._ism_loss(net)
-        step = smdp.reverse_step(self.physics(), self.correction(net))
+    def multi_step_loss(self, net, reverse_physics: bool = True) -> Callable[..., Tensor]:
+        """The mean multi-step loss over a batch of windows, in units of the correction (divided by `Δt²`)."""
+        step = smdp.reverse_step(self.physics() if reverse_physics else smdp.no_physics, self.correction(net))
 
         def loss(window: Tensor, times: Tensor) -> Tensor:
             return math.mean(smdp.multi_step_loss(step, window, times), EXAMPLES) / self.dt ** 2
         return loss
 
-    def _ism_loss(self, net) -> Callable[..., Tensor]:
+    def score_matching_loss(self, net) -> Callable[..., Tensor]:
         """Implicit score matching `E[∂ψ/∂x + ½ψ²]` of `ψ = s_θ/g²`, scaled by `g⁴` to `E[g²·∂s/∂x + ½s²]`.
 
         Only the derivative along `x` enters (no time derivative). It is a central difference with step
@@ -174,13 +142,9 @@ class ToySDEScene:
             return math.mean(self.diffusion ** 2 * divergence + .5 * s ** 2, EXAMPLES)
         return loss
 
-    def batch(self, method: ToyMethod, size: int, window: int, seed: int) -> Tuple[Tensor, Tensor]:
-        """The training batch of one step: windows for the SMDP losses, single states for ISM."""
-        return self.states(size, seed) if method.loss == 'ism' else self.windows(window, size, seed)
-
-    def start_states(self) -> Tensor:
-        """The evaluation's `x_T`: `test_paths` values evenly spaced in [−0.1, 0.1]."""
-        return math.tensor(np.linspace(-.1, .1, self.test_paths, dtype=np.float32), batch(EXAMPLES))
+    def test_set(self, size: int, seed: int) -> Tensor:
+        """The evaluation's `x_T`: `size` values evenly spaced in [−0.1, 0.1] (the same for every seed)."""
+        return math.tensor(np.linspace(-.1, .1, size, dtype=np.float32), batch(EXAMPLES))
 
     def reconstruct(self, correction: smdp.reverse.Correction, sampler: str, x_end: Optional[Tensor] = None,
                     trajectory: bool = False, seed: int = 0, correction_factor: float = None) -> Tensor:
@@ -193,38 +157,20 @@ class ToySDEScene:
         else:
             math.seed(seed)
             predictor = smdp.reverse_sde(self.physics(), correction, self.diffusion, correction_factor or smdp.SDE_CORRECTION_FACTOR)
-        x_end = self.start_states() if x_end is None else x_end
+        x_end = self.test_set(self.test_paths, self.seed) if x_end is None else x_end
         return smdp.sample(x_end, self.times, predictor, trajectory=trajectory)
 
-    def evaluate(self, correction: smdp.reverse.Correction, ode_factor: float = smdp.ODE_CORRECTION_FACTOR,
-                 other_ode_factors: Sequence[float] = ()) -> Dict[str, float]:
-        """Posterior Q of the `test_paths` reconstructions: `posterior_q_sde` (`C = 1`), `posterior_q_ode` with
-        `ode_factor`, and `posterior_q_ode_c<C>` for each of `other_ode_factors`."""
-        metrics = {'posterior_q_sde': float(posterior_q(self.reconstruct(correction, 'sde')))}
-        metrics['posterior_q_ode'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=ode_factor)))
-        for factor in other_ode_factors:
+    def evaluate(self, net, method: Method, test_set: Tensor, chunk: int) -> Dict[str, Dict[str, float]]:
+        """Posterior Q of the reconstructions of `test_set`: `posterior_q_sde`, `posterior_q_ode` with the method's
+        `C`, and `posterior_q_ode_c<C>` for each other `C` of `OTHER_ODE_FACTORS`."""
+        correction = math.jit_compile(self.correction(net))
+        ode_factor, sde_factor = method.objective.correction_factors
+        metrics = {'posterior_q_sde': self._q(correction, 'sde', test_set, sde_factor),
+                   'posterior_q_ode': self._q(correction, 'ode', test_set, ode_factor)}
+        for factor in OTHER_ODE_FACTORS:
             if factor != ode_factor:
-                metrics[f'posterior_q_ode_c{factor:g}'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=factor)))
-        return metrics
+                metrics[f'posterior_q_ode_c{factor:g}'] = self._q(correction, 'ode', test_set, factor)
+        return {'': metrics}
 
-
-def make_step(scene: ToySDEScene, method: ToyMethod, net, optimizer, steps: int, batch_size: int, seed: int) -> Callable[[int], float]:
-    """Training step `i`: window size of step `i`, batch `i` drawn from the seed, one compiled update.
-
-    `optimizer` should come from `jit_update.adam(net, method.schedule(steps))`.
-    """
-    update = jit_update(net, optimizer, scene.loss_function(net, method))
-    window = method.curriculum(steps)
-
-    def step(i: int) -> float:
-        return float(update(*scene.batch(method, batch_size, window(i), data_seed(seed, 1, i))))
-    return step
-
-
-def evaluator(scene: ToySDEScene, net, method: ToyMethod, other_ode_factors: Sequence[float] = (.5, 1.)) -> Callable[[], Dict[str, float]]:
-    """`evaluate()`: posterior Q of the SDE and ODE (the method's `C`, and the others) reconstructions, compiled correction."""
-    correction = math.jit_compile(ToySDEScene.correction(net))
-
-    def evaluate() -> Dict[str, float]:
-        return scene.evaluate(correction, method.ode_factor, other_ode_factors)
-    return evaluate
+    def _q(self, correction, sampler: str, x_end: Tensor, factor: float) -> float:
+        return float(posterior_q(self.reconstruct(correction, sampler, x_end, correction_factor=factor)))

@@ -20,13 +20,14 @@ from phiml import nn
 from ... import updates
 from ...metrics import half_squared_norm
 from ...physics import wave_packet
-from .base import Batch, Method, Scene
+from ..methods import Method
+from .sip_scene import PHYSICS, Batch, SIPScene
 
 T0_RANGE = (25.6, 128.)
 CENTRE = sum(T0_RANGE) / 2
 
 
-class WavePacketScene(Scene):
+class WavePacketScene(SIPScene):
     """Localise `t₀` of a wave packet from a noisy recording.
 
     Args:
@@ -34,7 +35,7 @@ class WavePacketScene(Scene):
         samples: Length of the time series.
     """
     name = 'wave_packet'
-    methods: Dict[str, Method] = {'adam': Method('physics', 'adam', 1e-3)}
+    methods: Dict[str, Method] = {'adam': Method(PHYSICS, 'adam', 1e-3)}
 
     def __init__(self, noise: float = .1, samples: int = wave_packet.SAMPLES):
         self.noise, self.samples = noise, samples

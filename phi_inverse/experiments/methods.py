@@ -1,0 +1,103 @@
+"""Methods: what a network is trained on, with which optimizer and learning-rate schedule, and one training step.
+
+A `Method` pairs an *objective* (the loss of one step and the data it draws) with an optimizer. Objectives are
+small frozen dataclasses that call hooks of the scene they train on; SIP's live in `sip_scene`, SMDP's in
+`smdp_objectives`. Adding a method to a scene is one entry in its `methods`; nothing here changes.
+"""
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Callable, Optional, Protocol, Tuple
+
+from phi import math
+from phiml import nn
+
+from ..support import optimizers
+from ..support.jit_update import adam, cosine_decay, jit_update
+from .scenes.base import TRAINING_STREAM, data_seed
+
+OPTIMIZERS = {'adam': nn.adam, 'sgd': nn.sgd, 'adagrad': nn.adagrad, 'rmsprop': nn.rmsprop, 'adadelta': optimizers.adadelta}
+
+
+class Objective(Protocol):
+    """What one training step minimises. Implementations are frozen dataclasses; see `sip_scene` and `smdp_objectives`."""
+
+    def network(self, scene):
+        """A freshly initialised network for this objective on `scene`."""
+
+    def loss(self, scene, net) -> Callable:
+        """`loss(*data) -> loss` (or `(loss, aux)`), a function of Tensors that may be compiled."""
+
+    def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
+        """`data(i, seed)`: the arguments of `loss` for training step `i` of `steps`, drawn from `seed`."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A training method: objective, optimizer, learning rate (constant or decaying), evaluation variants.
+
+    Attributes:
+        objective: What a training step minimises and which data it draws.
+        optimizer: One of `OPTIMIZERS`.
+        learning_rate: Learning rate (at the start, if `final_learning_rate` is set).
+        final_learning_rate: If set, the learning rate decays from `learning_rate` to this value over the run
+            (cosine, on every backend); Adam only.
+        momentum: SGD momentum.
+        variants: Evaluation variants of one trained network, each recorded as `<name>-<variant>` in
+            `metrics.json` (e.g. `('ode', 'sde')`: the SMDP correction sampled two ways). Empty: one entry `<name>`.
+    """
+    objective: Objective
+    optimizer: str = 'adam'
+    learning_rate: float = 1e-3
+    final_learning_rate: Optional[float] = None
+    momentum: float = 0.
+    variants: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)} but got '{self.optimizer}'.")
+        if self.final_learning_rate is not None and self.optimizer != 'adam':
+            raise ValueError(f"A decaying learning rate needs optimizer 'adam', not '{self.optimizer}'.")
+
+    def entries(self, name: str) -> Tuple[str, ...]:
+        """The `metrics.json` entries of this method trained under `name`."""
+        return tuple(f'{name}-{variant}' for variant in self.variants) or (name,)
+
+    def make_optimizer(self, net, steps: int):
+        """The optimizer of `net` for a run of `steps` steps."""
+        if self.final_learning_rate is not None:
+            return adam(net, cosine_decay(self.learning_rate, self.final_learning_rate, steps))
+        if self.optimizer == 'sgd':
+            return nn.sgd(net, self.learning_rate, momentum=self.momentum)
+        return OPTIMIZERS[self.optimizer](net, self.learning_rate)
+
+    def with_learning_rate(self, learning_rate: float) -> 'Method':
+        return replace(self, learning_rate=learning_rate)
+
+    def describe(self) -> dict:
+        """The method's settings for `metrics.json`."""
+        objective = {f.name: getattr(self.objective, f.name) for f in fields(self.objective)
+                     if isinstance(getattr(self.objective, f.name), (int, float, str, bool, type(None)))}
+        settings = {k: v for k, v in asdict(self).items() if k not in ('objective', 'variants')}
+        return {'objective': type(self.objective).__name__, **objective, **settings, 'variants': list(self.variants)}
+
+
+def make_step(scene, method: Method, net, optimizer, batch_size: int, seed: int, steps: int,
+              jit: bool = False) -> Callable[[int], float]:
+    """The training step `step(i) -> loss` of any scene: draw batch `i` from the seed, one (compiled) update.
+
+    Args:
+        jit: Compile the loss with its gradient (network, physics, update); traced once per batch shape.
+    """
+    update = jit_update(net, optimizer, method.objective.loss(scene, net), jit)
+    data = method.objective.batches(scene, batch_size, steps)
+
+    def step(i: int) -> float:
+        return float(update(*data(i, data_seed(seed, TRAINING_STREAM, i))))
+    return step
+
+
+def start_training(scene, method: Method, batch_size: int, seed: int, steps: int, jit: bool = False):
+    """A freshly initialised network (seeded with `seed`), its optimizer and its training step `step(i) -> loss`."""
+    math.seed(seed)
+    net = method.objective.network(scene)
+    optimizer = method.make_optimizer(net, steps)
+    return net, optimizer, make_step(scene, method, net, optimizer, batch_size, seed, steps, jit)
