@@ -10,7 +10,7 @@ import numpy as np
 from phi import math
 from phiml import nn
 
-from ...support import compat, optimizers
+from ...support import optimizers
 from ... import sip
 from ...support.checks import check_finite, require_trainable_backend
 from ...metrics import half_squared_norm, mean_abs_error
@@ -122,7 +122,6 @@ def make_step(scene: Scene, method: Method, net, optimizer, batch_size: int, see
         jit: Compile the loss (network, physics and update) with `math.jit_compile`; traced once per batch shape.
     """
     require_trainable_backend()
-    compat.apply()
     loss_of_prediction = scene.sip_loss if method.loss == 'sip' else scene.physics_loss
 
     def loss_function(batch: Batch):
