@@ -9,4 +9,4 @@ from .support import compat
 from . import physics, sip
 from .sip import sip_loss, physics_loss, InverseUpdate
 
-compat.apply()
+compat.apply()  # the PhiML workarounds, for backends imported before and after phi_inverse

@@ -7,8 +7,6 @@ from typing import List, Optional
 
 from phiml.backend import Backend, set_global_default_backend
 
-from . import compat
-
 FLOW_MODULES = {'numpy': 'phi.flow', 'torch': 'phi.torch.flow', 'tensorflow': 'phi.tf.flow', 'jax': 'phi.jax.stax.flow'}
 LIBRARIES = {'numpy': 'numpy', 'torch': 'torch', 'tensorflow': 'tensorflow', 'jax': 'jax'}
 
@@ -27,7 +25,6 @@ def get(name: str) -> Backend:
     if name == 'tensorflow':
         os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     importlib.import_module(FLOW_MODULES[name])
-    compat.apply()
     from phiml.backend import BACKENDS
     return next(b for b in BACKENDS if b.name == name)
 

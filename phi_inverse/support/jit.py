@@ -12,8 +12,6 @@ from phi.field import Field
 from phi.geom import UniformGrid
 from phiml.backend import Backend
 
-from . import compat
-
 
 def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
     """JIT-compiles `f`, a function of Fields sampled like `grid` that returns such a Field.
@@ -35,7 +33,6 @@ def jit_on_grid(f: Callable[..., Field], grid: Field) -> Callable[..., Field]:
         return f(*arguments, **keyword_arguments).values
 
     compiled_values = math.jit_compile(on_values)
-    compat.apply()
 
     def compiled(*fields: Field, **keyword_fields: Field) -> Field:
         values = [field.values for field in fields]
