@@ -102,7 +102,8 @@ def sweep(args) -> dict:
                 result = experiment.run(name, method, args.steps, args.eval_every, time_budget=args.time_budget)
                 entry = metrics['methods'][name]
                 entry[f'{axis}_sweep'][axis].append(xi if axis == 'xi' else phi)
-                entry[f'{axis}_sweep']['x_dist'].append(late_mean(result.curve['x_dist']) if result else float('nan'))
+                curve = experiment.metrics['methods'][name]['curve']['x_dist'] if result else None
+                entry[f'{axis}_sweep']['x_dist'].append(late_mean(curve) if result else float('nan'))
                 entry['steps'].append(result.steps_done if result else 0)
             print(f"  ξ = {xi:g}, φ = {phi:g}°: " + ', '.join(f"{n} {metrics['methods'][n][f'{axis}_sweep']['x_dist'][-1]:.3g}" for n in methods))
     os.makedirs(args.out, exist_ok=True)

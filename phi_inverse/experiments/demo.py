@@ -56,7 +56,7 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
             setattr(args, key, value)
     args.out = args.out or os.path.join('results', name + ('-paper' if args.paper else ''))
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
-    args.lr = dict(_parse_override(parser, item) for item in args.lr.split(',') if item.strip())
+    args.lr = dict(_parse_override(item) for item in args.lr.split(',') if item.strip())
     if args.steps < 0 or args.batch < 1 or args.eval_every < 1:
         parser.error(f"--steps must be >= 0, --batch and --eval-every >= 1; got {args.steps}, {args.batch}, {args.eval_every}.")
     if args.threads is not None and args.threads < 1:
@@ -64,12 +64,12 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
     return args
 
 
-def _parse_override(parser: argparse.ArgumentParser, item: str):
+def _parse_override(item: str):
     name, _, value = item.partition('=')
     try:
         return name.strip(), float(value)
     except ValueError:
-        parser.error(f"--lr expects method=value pairs such as 'sgd=1e-10' but got '{item}'.")
+        raise SystemExit(f"--lr expects method=value pairs such as 'sgd=1e-10' but got '{item}'.")
 
 
 def select_methods(available: Dict[str, Method], names: Sequence[str], learning_rates: Dict[str, float]) -> Dict[str, Method]:

@@ -61,9 +61,11 @@ class Method:
         """The `metrics.json` entries of this method trained under `name`."""
         return tuple(f'{name}-{variant}' for variant in self.variants) or (name,)
 
-    def make_optimizer(self, net, steps: int):
-        """The optimizer of `net` for a run of `steps` steps."""
+    def make_optimizer(self, net, steps: Optional[int] = None):
+        """The optimizer of `net` for a run of `steps` steps (needed with a decaying learning rate)."""
         if self.final_learning_rate is not None:
+            if steps is None:
+                raise ValueError("A decaying learning rate needs the run's length: make_optimizer(net, steps).")
             return adam(net, cosine_decay(self.learning_rate, self.final_learning_rate, steps))
         if self.optimizer == 'sgd':
             return nn.sgd(net, self.learning_rate, momentum=self.momentum)

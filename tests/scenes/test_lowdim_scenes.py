@@ -6,6 +6,7 @@ from phi_inverse.support import backends
 from phi_inverse.experiments.runner import Experiment
 from phi_inverse.experiments.scenes.exponential import ExponentialScene
 from phi_inverse.experiments.scenes.sine2d import Sine2DScene
+from phi_inverse.experiments.scenes.sip_scene import PHYSICS, SIP
 from phi_inverse.experiments.scenes.wave_packet import CENTRE, WavePacketScene
 
 
@@ -29,7 +30,7 @@ def test_sine_samples_are_seeded_and_identical_on_every_backend(backend):
 def test_sine_learning_rates_follow_the_paper():
     methods = Sine2DScene(xi=10).methods
     assert methods['sgd'].learning_rate == pytest.approx(1e-4) and methods['rmsprop'].learning_rate == 3e-5
-    assert methods['sip'].loss == 'sip' and {m.loss for n, m in methods.items() if n != 'sip'} == {'physics'}
+    assert methods['sip'].objective is SIP and {m.objective for n, m in methods.items() if n != 'sip'} == {PHYSICS}
     assert methods['adadelta'].optimizer == 'adadelta' and methods['adadelta'].learning_rate == 3e-3
 
 
