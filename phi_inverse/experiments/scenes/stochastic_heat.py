@@ -28,6 +28,7 @@ from phi.math import Tensor, batch, channel, extrapolation, spatial
 from phiml import nn
 
 from ...support import networks
+from ...support.jit import jit_with_networks
 from ... import smdp
 from ...support.jit_update import Schedule, cosine_decay, jit_update
 from ...physics import stochastic_heat
@@ -157,7 +158,7 @@ class StochasticHeatScene:
         observation = self.test_observation if observation is None else observation
         if model == 'supervised':
             return observation.with_values(math.native_call(net, observation.values))
-        correction = math.jit_compile(self.correction(net)) if sampler == 'ode' else self.correction(net)
+        correction = jit_with_networks(self.correction(net), net) if sampler == 'ode' else self.correction(net)
         if sampler == 'ode':
             predictor = smdp.probability_flow(self.physics(model), correction, ODE_FACTOR)
         else:

@@ -17,6 +17,7 @@ from phi import math
 from phi.math import Tensor, batch, channel
 
 from ...support import networks
+from ...support.jit import jit_with_networks
 from ... import smdp
 from ...support.jit_update import Schedule, cosine_decay, jit_update
 from ...physics import toy_sde
@@ -223,7 +224,7 @@ def make_step(scene: ToySDEScene, method: ToyMethod, net, optimizer, steps: int,
 
 def evaluator(scene: ToySDEScene, net, method: ToyMethod, other_ode_factors: Sequence[float] = (.5, 1.)) -> Callable[[], Dict[str, float]]:
     """`evaluate()`: posterior Q of the SDE and ODE (the method's `C`, and the others) reconstructions, compiled correction."""
-    correction = math.jit_compile(ToySDEScene.correction(net))
+    correction = jit_with_networks(ToySDEScene.correction(net), net)
 
     def evaluate() -> Dict[str, float]:
         return scene.evaluate(correction, method.ode_factor, other_ode_factors)
