@@ -1,10 +1,14 @@
-"""JIT compilation of functions of grids, traced on the grids' value tensors.
+"""JIT compilation of functions of grids, traced on the grids' value tensors, and of functions that call networks.
 
 `math.jit_compile` accepts Fields, but before every call it compares each Field argument's geometry with
 every cached trace value by value. For a small physics step that comparison costs several times the step
 itself. When the grid is fixed, as in a training scene, compiling on the values avoids it.
+
+A function that calls a network must be compiled with `jit_with_networks()`: on JAX, `math.jit_compile` would
+bake the parameters of the first call into the trace.
 """
 import copy
+import sys
 from typing import Callable, Sequence, Tuple, Union
 
 from phi import math
@@ -103,3 +107,51 @@ def _with_traced_values(template: Field, values: math.Tensor) -> Field:
     result = copy.copy(template)
     object.__setattr__(result, 'values', values)
     return result
+
+
+def jit_with_networks(f: Callable, *networks) -> Callable:
+    """JIT-compiles `f`, a function of Tensors (or Fields) that calls `networks`, so that every call sees their current parameters.
+
+    PyTorch modules and Keras models hold their parameters in mutable variables that their traces reference and
+    optimizers update in place, so there `math.jit_compile(f)` is right. A JAX (stax) network holds immutable arrays
+    in `net.parameters`, which `nn.update_weights` replaces after every step, and a trace of `f` would keep the
+    arrays of its first call as constants. Here, on JAX, the parameters are an argument of the trace: inside it the
+    networks apply the traced parameters (`net._tracers`, as PhiML's own JAX training update does). The trace is
+    made once per argument shape, as with `math.jit_compile`; new parameter values do not trigger a new trace.
+
+    Args:
+        f: Function to compile, with the arguments `math.jit_compile` accepts.
+        *networks: Every network `f` calls.
+
+    Returns:
+        A function with the signature of `f` running the compiled trace.
+    """
+    stax_networks = [net for net in networks if _is_stax_network(net)]
+    if not stax_networks:
+        return math.jit_compile(f)
+
+    def with_parameters(parameters: tuple, arguments: tuple, keyword_arguments: dict):
+        previous = [net._tracers for net in stax_networks]
+        for net, traced in zip(stax_networks, parameters):
+            net._tracers = traced
+        try:
+            return f(*arguments, **keyword_arguments)
+        finally:
+            for net, tracers in zip(stax_networks, previous):
+                net._tracers = tracers
+    with_parameters.__name__ = getattr(f, '__name__', 'compiled')
+    compiled_with_parameters = math.jit_compile(with_parameters)
+
+    def compiled(*arguments, **keyword_arguments):
+        parameters = tuple(net.parameters if net._tracers is None else net._tracers for net in stax_networks)
+        return compiled_with_parameters(parameters, arguments, keyword_arguments)
+    compiled.__name__ = getattr(f, '__name__', 'compiled')
+    compiled.__doc__ = f.__doc__
+    return compiled
+
+
+def _is_stax_network(net) -> bool:
+    if 'phiml.backend.jax.stax_nets' not in sys.modules:
+        return False
+    from phiml.backend.jax.stax_nets import StaxNet
+    return isinstance(net, StaxNet)

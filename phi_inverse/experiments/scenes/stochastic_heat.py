@@ -29,6 +29,7 @@ from ... import smdp
 from ...physics import stochastic_heat
 from ...smdp.metrics import reconstruction_mse, spectral_error
 from ...support import networks
+from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
 from .base import Scene, data_seed
@@ -180,7 +181,7 @@ class StochasticHeatScene(Scene):
         physics = self.physics(method.objective.reverse_physics)
         ode_factor, sde_factor = method.objective.correction_factors
         if sampler == 'ode':
-            predictor = smdp.probability_flow(physics, math.jit_compile(self.correction(net)), ode_factor)
+            predictor = smdp.probability_flow(physics, jit_with_networks(self.correction(net), net), ode_factor)
         else:
             math.seed(seed)
             predictor = smdp.reverse_sde(physics, self.correction(net), self.diffusion, sde_factor)

@@ -21,6 +21,7 @@ from ... import smdp
 from ...physics import toy_sde
 from ...smdp.metrics import posterior_q
 from ...support import networks
+from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, ScoreMatching
 from .base import Scene
@@ -65,6 +66,7 @@ class ToySDEScene(Scene):
     integrator: str = 'euler'
     mirror: bool = False
     paths: np.ndarray = field(init=False, repr=False)
+    _compiled: dict = field(init=False, repr=False, compare=False, default_factory=dict)
 
     name = 'toy_sde'
     methods = METHODS
@@ -100,6 +102,12 @@ class ToySDEScene(Scene):
             features = math.stack([x / STATE_SCALE, math.expand(math.log(t), x.shape)], channel(vector='x,log_t'))
             return math.native_call(net, features).vector[0]
         return correction
+
+    def compiled_correction(self, net) -> smdp.reverse.Correction:
+        """`correction(net)` compiled once per network; it always sees the network's current parameters."""
+        if net not in self._compiled:
+            self._compiled[net] = jit_with_networks(self.correction(net), net)
+        return self._compiled[net]
 
     def windows(self, size: int, count: int, seed: int) -> Tuple[Tensor, Tensor]:
         """`count` random windows of `size` consecutive states and their times, both along (`examples`, `time`)."""
@@ -163,7 +171,7 @@ class ToySDEScene(Scene):
     def evaluate(self, net, method: Method, test_set: Tensor, chunk: int) -> Dict[str, Dict[str, float]]:
         """Posterior Q of the reconstructions of `test_set`: `posterior_q_sde`, `posterior_q_ode` with the method's
         `C`, and `posterior_q_ode_c<C>` for each other `C` of `OTHER_ODE_FACTORS`."""
-        correction = math.jit_compile(self.correction(net))
+        correction = self.compiled_correction(net)
         ode_factor, sde_factor = method.objective.correction_factors
         metrics = {'posterior_q_sde': self._q(correction, 'sde', test_set, sde_factor),
                    'posterior_q_ode': self._q(correction, 'ode', test_set, ode_factor)}
