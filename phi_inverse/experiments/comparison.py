@@ -216,6 +216,6 @@ def stochastic_heat_probe(batch_size: int, seed: int, res: int = 32, window: int
             for i in range(steps):
                 step(i)
             return {f'{method} {key}': value for method, values in scene.evaluate(net, 'smdp').items() for key, value in values.items()}
-        return Probe(inputs, forward=lambda x: stochastic_heat.diffuse(x, scene.dt), inverse=lambda x: physics(x, t, dt),
+        return Probe(inputs, forward=lambda x: stochastic_heat.deterministic_step(x, scene.dt), inverse=lambda x: physics(x, t, dt),
                      train_step=lambda: network_and_step(10 ** 6)[1], train=train)
     return probe_for

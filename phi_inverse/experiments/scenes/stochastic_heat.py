@@ -30,11 +30,10 @@ from phiml import nn
 from ...support import networks
 from ... import smdp
 from ...support.jit_update import Schedule, cosine_decay, jit_update
-from ...physics import stochastic_heat
+from ...physics import TIME, stochastic_heat
 from .base import data_seed
 from ...smdp.metrics import reconstruction_mse, spectral_error
 
-TIME = 'time'
 EXAMPLES = 'examples'
 ODE_FACTOR = 1.
 SDE_FACTOR = 1.
@@ -100,7 +99,7 @@ class StochasticHeatScene:
 
     def physics(self, model: str) -> smdp.reverse.ReversePhysics:
         """`P̃⁻¹`: the forward step with `−Δt` applied to its increment (`smdp`), or none (`s-only`)."""
-        return smdp.negated_increment(stochastic_heat.diffuse) if model == 'smdp' else smdp.no_physics
+        return smdp.negated_increment(stochastic_heat.deterministic_step) if model == 'smdp' else smdp.no_physics
 
     def network(self, model: str):
         return nn.u_net(1 if model == 'supervised' else 2, 1, levels=self.levels, filters=self.filters, batch_norm=False,
@@ -175,7 +174,7 @@ class StochasticHeatScene:
                 part = {EXAMPLES: slice(start, start + chunk)}
                 x0_pred = self.reconstruct(net, model, sampler, self.test_observation[part])
                 x0 = self.test_initial[part]
-                mse.append(reconstruction_mse(x0_pred, x0, lambda x: stochastic_heat.diffuse(x, self.end_time)).numpy(EXAMPLES))
+                mse.append(reconstruction_mse(x0_pred, x0, lambda x: stochastic_heat.deterministic_step(x, self.end_time)).numpy(EXAMPLES))
                 spectral.append(spectral_error(x0_pred, x0).numpy(EXAMPLES))
             results[method] = {'mse': float(np.mean(np.concatenate(mse))), 'spectral_error': float(np.mean(np.concatenate(spectral)))}
         return results

@@ -19,11 +19,10 @@ from phi.math import Tensor, batch, channel
 from ...support import networks
 from ... import smdp
 from ...support.jit_update import Schedule, cosine_decay, jit_update
-from ...physics import toy_sde
+from ...physics import TIME, toy_sde
 from .base import data_seed
 from ...smdp.metrics import posterior_q
 
-TIME = 'time'
 EXAMPLES = 'examples'
 ISM_STEP = 1e-4
 STATE_SCALE = .1
@@ -116,9 +115,9 @@ class ToySDEScene:
         return math.tensor(np.arange(self.steps + 1, dtype=np.float32) * self.dt, batch(TIME))
 
     def physics(self) -> smdp.reverse.ReversePhysics:
-        """The reverse drift `λ·sign(x)x²` integrated over `Δt` (Heun, or Euler as in the paper)."""
+        """The reverse drift `−f(x) = λ·sign(x)x²` integrated over `Δt` (Heun, or Euler as in the paper)."""
         integrator = smdp.heun if self.integrator == 'heun' else smdp.euler
-        return integrator(lambda x: self.strength * math.sign(x) * x ** 2)
+        return integrator(toy_sde.reverse_drift(toy_sde.quadratic_drift(self.strength)))
 
     def network(self):
         return networks.mlp(2, 1, [30, 30, 25, 20, 10], 'ELU')
