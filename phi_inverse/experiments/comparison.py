@@ -214,6 +214,6 @@ def stochastic_heat_probe(batch_size: int, seed: int, res: int = 32, window: int
                 step(i)
             results = scene.evaluate(net, method, scene.test_set(scene.test_size, seed), batch_size)
             return {f'smdp-{sampler} {key}': value for sampler, values in results.items() for key, value in values.items()}
-        return Probe(inputs, forward=lambda x: stochastic_heat.diffuse(x, scene.dt), inverse=lambda x: physics(x, t, dt),
+        return Probe(inputs, forward=lambda x: stochastic_heat.deterministic_step(x, scene.dt), inverse=lambda x: physics(x, t, dt),
                      train_step=lambda: start_training(scene, method, batch_size, seed, 10 ** 6, jit)[2], train=train)
     return probe_for

@@ -13,15 +13,16 @@ References:
     Holl, Koltun, Thuerey, "Scale-invariant Learning by Physics Inversion", NeurIPS 2022, section 4 (heat
     equation) and appendix B.3 ("Stable SIP gradients").
 """
-from typing import Optional, Union
+from typing import Optional
 
 import numpy as np
 from phi import math
 from phi.field import Field
 from phi.math import Tensor
 
-from . import spectral as sp
-from ..support.checks import check_centered_grid, check_like
+from . import diffuse
+from .diffuse import Amount, decay_exponents
+from ..support.checks import check_like
 
 NOISE = 1e-6
 """Relative noise level ε of the residual, `n ~ N(0, ε|r|)` (the authors' value)."""
@@ -41,19 +42,9 @@ ROUNDING = 3.
 simulation has an rms of ≈ 0.9 `eps · ‖y*‖₂` per Fourier coefficient; 1 still lets its tail be amplified, 3
 restores the float64 accuracy of the update (measured on this scene's data)."""
 
-Amount = Union[float, Tensor]
-
-
-def decay_exponents(grid: Field, diffusivity: Amount, time: Amount = 1.) -> Tensor:
-    """`ℓ_k = ν t (2π|k|)²` for every frequency of the FFT of `grid`, `k` in cycles per unit length."""
-    check_periodic(grid, 'grid')
-    return -diffusivity * time * sp.fourier_laplace_eigenvalues(grid.resolution, sp.cell_sizes(grid))
-
 
 def forward(x: Field, diffusivity: Amount, time: Amount = 1.) -> Field:
-    """Exact diffusion of a periodic grid, `ŷ_k = x̂_k exp(−ℓ_k)`, `ℓ_k = ν t (2π|k|)²`. Differentiable.
-
-    Unlike `phi.physics.diffuse.fourier`, which measures `k` in cycles per cell, this honours the grid spacing.
+    """Exact diffusion of a periodic grid, `ŷ_k = x̂_k exp(−ℓ_k)`, `ℓ_k = ν t (2π|k|)²`: `diffuse.fourier(x, ν, t)`.
 
     Args:
         x: Periodic centred grid, the initial temperature.
@@ -61,20 +52,19 @@ def forward(x: Field, diffusivity: Amount, time: Amount = 1.) -> Field:
         time: t.
 
     Returns:
-        The temperature `y` at time `t`, a grid like `x`.
+        The temperature `y` at time `t`, a grid like `x`. Differentiable.
     """
-    decay = decay_exponents(x, diffusivity, time)
-    return x.with_values(math.real(math.ifft(math.fft(x.values, x.shape.spatial) * math.exp(-decay), x.shape.spatial)))
+    return diffuse.fourier(x, diffusivity, time)
 
 
 def inverse(y: Field, diffusivity: Amount, time: Amount = 1.) -> Field:
-    """The undamped analytic inverse, `x̂_k = ŷ_k exp(+ℓ_k)`: exact for noise-free, band-limited `y`.
+    """The undamped analytic inverse, `x̂_k = ŷ_k exp(+ℓ_k)` (diffusion backwards in time): exact for noise-free,
+    band-limited `y`.
 
     It amplifies noise by up to `exp(max ℓ_k)` and overflows (inf/NaN) once `ℓ_k` exceeds ≈ 88 in float32 or
     ≈ 709 in float64. Use `damped_inverse()` for anything but exact, low-frequency data.
     """
-    decay = decay_exponents(y, diffusivity, time)
-    return y.with_values(math.real(math.ifft(math.fft(y.values, y.shape.spatial) * math.exp(decay), y.shape.spatial)))
+    return diffuse.fourier(y, diffusivity, -time)
 
 
 def damped_inverse(y: Field, diffusivity: Amount, time: Amount = 1., noise: float = NOISE, signal: float = SIGNAL,
@@ -196,12 +186,3 @@ def _residual_update(invert, diffusivity: Amount, time: Amount):
         return invert(y_target - y, y_target)
     return update
 
-
-def check_periodic(grid: Field, name: str):
-    """Raises unless `grid` is a centred grid that is periodic along every dimension."""
-    check_centered_grid(grid, name)
-    kinds = sp.boundary_kinds(grid)
-    if any(kind != sp.PERIODIC for kind in kinds.values()):
-        raise ValueError(f"Fourier diffusion needs a periodic grid, but {name} has extrapolation {grid.extrapolation}. "
-                         f"Create it with extrapolation.PERIODIC (or {name}.with_extrapolation(extrapolation.PERIODIC)); "
-                         f"for other boundaries use phi.physics.diffuse.implicit.")

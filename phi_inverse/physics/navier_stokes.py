@@ -31,17 +31,19 @@ References:
     Holl, Koltun, Thuerey, "Scale-invariant Learning by Physics Inversion", NeurIPS 2022, section 4 and
     appendix B.4 (Navier–Stokes equations).
 """
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 from phi import field, math
 from phi.field import CenteredGrid, Field, StaggeredGrid
-from phi.math import Solve, Tensor, batch, channel, extrapolation
+from phi.math import Solve, Tensor, batch, channel
 from phi.physics import advect, fluid
 
+from . import TIME
+from ..support.checks import check_periodic_grid
 from ..support.jit import jit_on_fields
 
 DEFAULT_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=500, rank_deficiency=0)
-TIME = batch('time')
+Step = Callable[[Field, Field, Optional[Field]], Tuple[Field, Field, Field]]
 
 
 def staggered(v0: Field, solve: Solve = DEFAULT_SOLVE) -> Tuple[Field, Field]:
@@ -115,8 +117,8 @@ def step(marker: Field, velocity: Field, pressure: Optional[Field], dt: float,
 
 
 def rollout(marker: Field, velocity: Field, dt: float, steps: int, solve: Solve = DEFAULT_SOLVE,
-            pressure: Optional[Field] = None) -> Tuple[Field, Field, Field]:
-    """Runs `steps` steps of `step()`, keeping the marker after every step.
+            pressure: Optional[Field] = None, keep: bool = True, step_function: Optional[Step] = None) -> Tuple[Field, Field, Field]:
+    """Runs `steps` steps of `step()` from `(marker, velocity, pressure)`.
 
     Args:
         marker: Initial marker, centred periodic scalar grid.
@@ -125,20 +127,25 @@ def rollout(marker: Field, velocity: Field, dt: float, steps: int, solve: Solve 
         steps: Number of steps.
         solve: Pressure solve.
         pressure: Warm start of the first pressure solve.
+        keep: Keep the marker of every step; otherwise return only the last.
+        step_function: `(marker, velocity, pressure) -> (marker, velocity, pressure)`, one step with `dt` and
+            `solve` bound (e.g. a compiled one); `step(…, dt, solve)` if `None`.
 
     Returns:
         `(markers, velocity, pressure)`: the markers at times `0, dt, …, steps·dt` stacked along the batch
-        dimension `time`, and the final velocity and pressure.
+        dimension `time` (or only the last marker if not `keep`), and the final velocity and pressure.
     """
     check_periodic_grid(marker, 'marker', centred=True, vector=False)
     check_periodic_grid(velocity, 'velocity', centred=False, vector=True)
     if int(steps) != steps or steps < 0:
         raise ValueError(f"steps must be a non-negative integer but got {steps}.")
+    step_function = step_function or (lambda m, v, p: step(m, v, p, dt, solve))
     markers = [marker]
     for _ in range(int(steps)):
-        marker, velocity, pressure = step(marker, velocity, pressure, dt, solve)
-        markers.append(marker)
-    return field.stack(markers, TIME), velocity, pressure
+        marker, velocity, pressure = step_function(marker, velocity, pressure)
+        if keep:
+            markers.append(marker)
+    return (field.stack(markers, batch(TIME)) if keep else marker), velocity, pressure
 
 
 def simulate(marker: Field, v0: Field, dt: float, steps: int, solve: Solve = DEFAULT_SOLVE) -> Field:
@@ -154,11 +161,7 @@ def simulate(marker: Field, v0: Field, dt: float, steps: int, solve: Solve = DEF
     Returns:
         `m(T)`, a centred grid like `marker`. Differentiable with respect to `v0` (and `marker`).
     """
-    velocity, _ = staggered(v0, solve)
-    pressure = None
-    for _ in range(int(steps)):
-        marker, velocity, pressure = step(marker, velocity, pressure, dt, solve)
-    return marker
+    return rollout(marker, staggered(v0, solve)[0], dt, steps, solve, keep=False)[0]
 
 
 class MarkerFlow:
@@ -216,11 +219,8 @@ class MarkerFlow:
     def _run(self, marker: Field, velocity: Field, direction: int, keep: bool) -> Tuple[Field, Field]:
         check_periodic_grid(marker, 'marker', centred=True, vector=False)
         pressure = marker.with_values(math.zeros(velocity.shape.batch & marker.shape.spatial))
-        markers = [marker]
-        for _ in range(self.steps):
-            marker, velocity, pressure = self._step[direction](marker, velocity, pressure)
-            markers.append(marker)
-        return (field.stack(markers, TIME) if keep else marker), velocity
+        markers, velocity, _ = rollout(marker, velocity, direction * self.dt, self.steps, self.solve, pressure, keep, self._step[direction])
+        return markers, velocity
 
     def _step_function(self, dt: float):
         return lambda marker, velocity, pressure: step(marker, velocity, pressure, dt, self.solve)
@@ -258,20 +258,3 @@ def frequency_loss(marker: Field, target: Field, falloff: float = 160.) -> Tenso
     spectrum = math.fft(difference)
     magnitude = math.sqrt(math.maximum(math.real(spectrum) ** 2 + math.imag(spectrum) ** 2, 1e-10))
     return math.sum(magnitude * weights, spatial_shape) / spatial_shape.volume
-
-
-def check_periodic_grid(value, name: str, centred: bool, vector: bool):
-    """Raises a `TypeError` or `ValueError` naming the fix unless `value` is a periodic grid of the expected kind."""
-    kind = f"{'centred' if centred else 'staggered'} {'vector' if vector else 'scalar'} grid"
-    constructor = f"{'CenteredGrid' if centred else 'StaggeredGrid'}(values, extrapolation.PERIODIC, bounds, x=…, y=…)"
-    if not (isinstance(value, Field) and value.is_grid and value.is_centered == centred and ('vector' in value.shape) == vector):
-        raise TypeError(f"{name} must be a {kind} but got {_describe(value)}. Create it with {constructor}.")
-    if value.extrapolation != extrapolation.PERIODIC:
-        raise ValueError(f"{name} must have periodic boundaries but has {value.extrapolation}. Create it with {constructor}.")
-
-
-def _describe(value) -> str:
-    if isinstance(value, Field):
-        kind = 'staggered grid' if value.is_staggered else 'centred grid' if value.is_grid else 'non-grid Field'
-        return f"a {kind} {value.shape}"
-    return type(value).__name__

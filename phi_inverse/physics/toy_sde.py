@@ -5,7 +5,8 @@
 * `affine_drift`: `f(x) = −λ·x` (paper appendix C, λ = 0.5, g = 0.04), whose marginals are Gaussian mixtures
   with the analytic score `affine_score`, the reference against which a learned correction is checked.
 
-States are Tensors of any shape; trajectories stack them along the batch dimension `time`.
+States are Tensors of any shape; trajectories stack them along the batch dimension `time`. The reverse
+simulator of SMDP integrates `reverse_drift(drift) = −f` backwards in time (`P̃⁻¹ = −P`).
 
 References:
     Holzschuh, Vegetti, Thuerey, "Solving Inverse Physics Problems with Score Matching", NeurIPS 2023,
@@ -16,7 +17,8 @@ from typing import Callable, Sequence
 from phi import math
 from phi.math import Tensor
 
-TIME = 'time'
+from . import sde
+from .sde import reverse_drift  # noqa: F401 (the reverse simulator's drift −f, part of this module's interface)
 
 
 def quadratic_drift(strength: float = 7.) -> Callable[[Tensor], Tensor]:
@@ -34,7 +36,7 @@ def affine_drift(rate: float = .5) -> Callable[[Tensor], Tensor]:
 
 
 def simulate(drift: Callable[[Tensor], Tensor], x0: Tensor, diffusion: float, dt: float, steps: int) -> Tensor:
-    """Euler–Maruyama paths `x_{m+1} = x_m + Δt·f(x_m) + g·√Δt·z_m`, `z_m ~ N(0, 1)`.
+    """Euler–Maruyama paths `x_{m+1} = x_m + Δt·f(x_m) + g·√Δt·z_m`, `z_m ~ N(0, 1)` (`sde.euler_maruyama`).
 
     Args:
         drift: `f(x)`.
@@ -46,11 +48,7 @@ def simulate(drift: Callable[[Tensor], Tensor], x0: Tensor, diffusion: float, dt
     Returns:
         The paths `x_0 … x_M`, stacked along the batch dimension `time` (size `M + 1`), on `x0`'s backend.
     """
-    states = [x0]
-    for _ in range(steps):
-        x = states[-1]
-        states.append(x + dt * drift(x) + diffusion * dt ** .5 * math.random_normal(x.shape))
-    return math.stack(states, math.batch(TIME))
+    return sde.euler_maruyama(sde.euler_step(drift), x0, diffusion, [dt] * steps)
 
 
 def affine_marginal(x0: float, t: Tensor, rate: float, diffusion: float):

@@ -21,7 +21,9 @@ from phi import field, math
 from phi.field import CenteredGrid, Field
 from phi.math import Tensor, batch
 
-from .navier_stokes import TIME, MarkerFlow, check_periodic_grid
+from . import TIME
+from .navier_stokes import MarkerFlow
+from ..support.checks import check_periodic_grid
 
 
 def minimum_image(displacement: Tensor, size: Tensor) -> Tensor:
@@ -151,13 +153,13 @@ def reverse_vortex_update(initial_marker: Field, flow: MarkerFlow, centre, desti
         forward_markers, final_velocity = flow.forward(initial_marker, guess)
         ends = field.stack([forward_markers.time[-1], y_target], batch(reverse_of='forward,target'))
         reverse_markers = flow.reverse(ends, final_velocity)
-        times = math.wrap(np.arange(flow.steps + 1) * flow.dt, TIME)  # a constant (math.range fails in TF traces)
+        times = math.wrap(np.arange(flow.steps + 1) * flow.dt, batch(TIME))  # a constant (math.range fails in TF traces)
         centres_of_mass = center_of_mass(reverse_markers)
         mismatch = minimum_image(centres_of_mass.reverse_of['forward'] - centres_of_mass.reverse_of['target'], size)
         vortex_centre = centre + translation * times
         sensitivity = duration * math.mean(marker_mean(reverse_markers, vortex_centre), 'reverse_of')
         damping = times.shape.volume * (min_radius * duration) ** 2
-        correction = math.sum(mismatch * sensitivity, 'time,vector') / (math.sum(sensitivity ** 2, 'time,vector') + damping)
+        correction = math.sum(mismatch * sensitivity, f'{TIME},vector') / (math.sum(sensitivity ** 2, f'{TIME},vector') + damping)
         new_strength = strength - correction
         return translation_and_vortex(x, translation, new_strength, centre, width) - x
     return update

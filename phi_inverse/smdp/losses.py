@@ -17,9 +17,9 @@ from phi.field import Field
 from phi.math import Tensor
 
 from ..metrics import values_of
+from ..physics import TIME
 from .reverse import ReverseStep
 
-TIME = 'time'
 X = TypeVar('X', Tensor, Field)
 
 

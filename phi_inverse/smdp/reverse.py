@@ -7,7 +7,7 @@ The physics SDE `dx = P(x) dt + g(t) dW` is stepped backwards in time by
 where `P̃⁻¹` moves the state back by `Δt` (here written as the whole physics step `x ↦ x + Δt·P̃⁻¹(x)`, so
 that any step can be used: an analytic drift, a PhiFlow step run with `−Δt`, a learned surrogate), and
 `s_θ(x, t)` corrects its errors and resolves the information the noise destroyed. Training uses `C = 1`;
-the samplers choose `C` (see `phi_inverse.smdp.samplers`).
+the samplers choose `C` from the loss `s_θ` was trained with (see `phi_inverse.smdp.samplers`).
 
 Contracts (states `x` are Tensors or Fields with batch dimensions; `t`, `Δt` broadcast against them):
 
@@ -23,6 +23,8 @@ from typing import Callable, TypeVar, Union
 
 from phi.field import Field
 from phi.math import Tensor
+
+from ..physics.sde import euler_step
 
 X = TypeVar('X', Tensor, Field)
 ReversePhysics = Callable[[X, Tensor, Tensor], X]
@@ -49,10 +51,12 @@ def reverse_step(physics: ReversePhysics, correction: Correction, correction_fac
 def euler(reverse_drift: Callable[[X], X]) -> ReversePhysics:
     """`P̃⁻¹_dt(x) = x + dt·r(x)` for a reverse drift `r`, e.g. `r = −P` for the SDE `dx = P(x) dt + g dW`.
 
-    The toy SDE `dx = −λ·sign(x)x² dt + g dW` has `r(x) = λ·sign(x)x²`.
+    The toy SDE `dx = −λ·sign(x)x² dt + g dW` has `r(x) = λ·sign(x)x²` (`toy_sde.reverse_drift(drift)`).
     """
+    step = euler_step(reverse_drift)
+
     def physics(x: X, t: Tensor, dt: Tensor) -> X:
-        return x + dt * reverse_drift(x)
+        return step(x, dt)
     return physics
 
 

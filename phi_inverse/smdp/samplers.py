@@ -32,9 +32,9 @@ from phi.field import Field
 from phi.math import Tensor
 
 from ..metrics import values_of
+from ..physics import TIME
 from .reverse import Correction, ReversePhysics, reverse_step
 
-TIME = 'time'
 SAMPLE = 'sample'
 SDE_CORRECTION_FACTOR = 1.
 ODE_CORRECTION_FACTOR = .5

@@ -1,9 +1,9 @@
 """Input validation with errors that say what is wrong and how to fix it."""
-from typing import Union
+from typing import Optional, Union
 
 from phi import math
 from phi.field import Field
-from phi.math import Tensor
+from phi.math import Tensor, extrapolation
 from phiml.backend import Backend, default_backend
 
 TRAINING_BACKENDS = ('torch', 'tensorflow', 'jax')
@@ -13,6 +13,31 @@ def check_centered_grid(value, name: str):
     """Raises a `TypeError` unless `value` is a centred grid `Field`."""
     if not isinstance(value, Field) or not value.is_grid or not value.is_centered:
         raise TypeError(f"{name} must be a centred grid (phi.field.CenteredGrid) but got {_describe(value)}.")
+
+
+def check_periodic_grid(value, name: str, centred: bool = True, vector: Optional[bool] = None, alternative: str = ''):
+    """Raises unless `value` is a grid that is periodic along every dimension.
+
+    Args:
+        value: The argument to check.
+        name: Its name in the error message.
+        centred: Whether a centred (`True`) or a staggered (`False`) grid is expected.
+        vector: Whether a vector (`True`) or a scalar (`False`) grid is expected; `None` accepts both.
+        alternative: Appended to the message of a non-periodic grid, e.g. the operator to use for other boundaries.
+
+    Raises:
+        TypeError: If `value` is not a grid of the expected kind.
+        ValueError: If it is, but not periodic along every dimension.
+    """
+    grid_type = 'CenteredGrid' if centred else 'StaggeredGrid'
+    kind = f"{'centred' if centred else 'staggered'} {'' if vector is None else 'vector ' if vector else 'scalar '}grid"
+    constructor = f"{grid_type}(values, extrapolation.PERIODIC, bounds, x=…, y=…)"
+    is_grid = isinstance(value, Field) and value.is_grid and value.is_centered == centred
+    if not is_grid or (vector is not None and ('vector' in value.shape) != vector):
+        raise TypeError(f"{name} must be a periodic {kind} ({grid_type}) but got {_describe(value)}. Create it with {constructor}.")
+    if value.extrapolation != extrapolation.PERIODIC:
+        raise ValueError(f"{name} must be periodic along every dimension but has extrapolation {value.extrapolation}. Create it with "
+                         f"{constructor} (or {name}.with_extrapolation(extrapolation.PERIODIC)).{' ' + alternative if alternative else ''}")
 
 
 def check_like(actual: Union[Field, Tensor], expected: Union[Field, Tensor], actual_name: str, expected_name: str):

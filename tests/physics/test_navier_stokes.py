@@ -112,6 +112,20 @@ def test_compiled_flow_and_its_gradient_match_eager_execution(torch_backend):
     assert max_abs(gradient(flow), eager) < 1e-3 * max_abs(eager)
 
 
+def test_one_rollout_loop_serves_the_observation_and_the_compiled_flow(torch_backend):
+    """`simulate`, `rollout` and a flow's runs share one loop: all markers, or only the last, from the same steps."""
+    marker, v0 = blob(), swirl()
+    velocity, _ = ns.staggered(v0)
+    markers, final_velocity, _ = ns.rollout(marker, velocity, DT, 2)
+    last, same_velocity, _ = ns.rollout(marker, velocity, DT, 2, keep=False)
+    assert markers.shape.get_size('time') == 3 and max_abs(markers.time[0], marker) == 0
+    assert max_abs(markers.time[-1], last) == 0 and max_abs(final_velocity, same_velocity) == 0
+    assert max_abs(ns.simulate(marker, v0, DT, 2), last) == 0
+    first = ns.step(marker, velocity, None, DT)
+    assert max_abs(last, ns.step(*first, DT)[0]) == 0
+    assert max_abs(markers.time[-1], ns.MarkerFlow(DT, 2).forward(marker, v0)[0].time[-1]) < 1e-5
+
+
 def test_bad_inputs_name_the_fix():
     velocity, _ = ns.staggered(swirl())
     with pytest.raises(TypeError, match='CenteredGrid'):

@@ -16,27 +16,27 @@ def sine_grid(k: int, resolution: int = 32):
 def test_a_mode_decays_with_its_integer_wavenumber(backend):
     for k in (1, 3, 7):
         x = sine_grid(k)
-        math.assert_close(stochastic_heat.diffuse(x, .05, diffusivity=2.).values, x.values * np.exp(-2 * (k ** 2 + 4) * .05), abs_tolerance=1e-5)
+        math.assert_close(stochastic_heat.deterministic_step(x, .05, diffusivity=2.).values, x.values * np.exp(-2 * (k ** 2 + 4) * .05), abs_tolerance=1e-5)
 
 
 def test_wavenumbers_follow_the_grid_spacing(backend):
     """On a 4π box the same cell pattern has half the wavenumber, so it decays four times slower in the exponent."""
     x = sine_grid(3)
     wide = CenteredGrid(x.values, extrapolation.PERIODIC, bounds=stochastic_heat.DOMAIN.scaled(2), x=32, y=32)
-    math.assert_close(stochastic_heat.diffuse(wide, .05).values, x.values * np.exp(-(9 + 4) / 4 * .05), abs_tolerance=1e-5)
+    math.assert_close(stochastic_heat.deterministic_step(wide, .05).values, x.values * np.exp(-(9 + 4) / 4 * .05), abs_tolerance=1e-5)
 
 
 def test_negative_time_step_undoes_diffusion(backend):
     math.seed(0)
     x = stochastic_heat.gaussian_random_field(batch(examples=2), 16)
-    back = stochastic_heat.diffuse(stochastic_heat.diffuse(x, .02), -.02)
+    back = stochastic_heat.deterministic_step(stochastic_heat.deterministic_step(x, .02), -.02)
     math.assert_close(back.values, x.values, abs_tolerance=1e-4)
 
 
-def test_step_adds_noise_of_scale_g_sqrt_dt(backend):
+def test_a_step_adds_noise_of_scale_g_sqrt_dt(backend):
     math.seed(0)
     x = CenteredGrid(0, extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=64, y=64)
-    noisy = stochastic_heat.step(x, .04, diffusion=.5)
+    noisy = stochastic_heat.simulate(x, math.tensor([0., .04], batch('time')), diffusion=.5).time[-1]
     assert float(math.std(noisy.values, noisy.values.shape)) == pytest.approx(.5 * .2, rel=.05)
 
 
@@ -46,7 +46,7 @@ def test_simulate_stacks_states_along_time(backend):
     times = math.tensor(np.linspace(0, .2, 5), batch('time'))
     trajectory = stochastic_heat.simulate(x0, times, diffusion=0.)
     assert trajectory.shape.get_size('time') == 5
-    math.assert_close(trajectory.time[-1].values, stochastic_heat.diffuse(x0, .2).values, abs_tolerance=1e-5)
+    math.assert_close(trajectory.time[-1].values, stochastic_heat.deterministic_step(x0, .2).values, abs_tolerance=1e-5)
 
 
 def test_random_fields_have_unit_variance_and_a_k_to_the_minus_4_spectrum(backend):
@@ -65,4 +65,4 @@ def test_random_fields_have_unit_variance_and_a_k_to_the_minus_4_spectrum(backen
 def test_non_periodic_grid_is_rejected():
     x = CenteredGrid(0, extrapolation.ZERO, x=8, y=8)
     with pytest.raises(ValueError, match='PERIODIC'):
-        stochastic_heat.diffuse(x, .1)
+        stochastic_heat.deterministic_step(x, .1)

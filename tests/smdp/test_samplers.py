@@ -65,7 +65,7 @@ def test_score_of_divides_by_g_squared(backend):
 def test_samplers_run_on_grids_with_physics(backend):
     math.seed(0)
     grid = CenteredGrid(Noise(batch(examples=2)), extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=16, y=16)
-    physics = smdp.negated_increment(stochastic_heat.diffuse)
+    physics = smdp.negated_increment(stochastic_heat.deterministic_step)
     samples = smdp.sample(grid, grid_times(4, .2), smdp.reverse_sde(physics, lambda x, t: -x * 0, .1), samples=3)
     assert samples.is_grid and samples.shape.get_size(SAMPLE) == 3 and samples.resolution == grid.resolution
     assert samples.extrapolation == grid.extrapolation

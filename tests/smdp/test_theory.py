@@ -11,10 +11,9 @@ from phi import math
 from phi.math import batch, channel
 
 from phi_inverse import smdp
-from phi_inverse.physics import toy_sde
+from phi_inverse.physics import TIME, toy_sde
 
 RATE, DIFFUSION, DT, STEPS = .5, .04, .02, 100
-TIME = 'time'
 
 
 def affine_paths(count: int, seed: int = 0):
@@ -30,7 +29,7 @@ def times():
 
 
 def physics():
-    return smdp.euler(lambda x: RATE * x)
+    return smdp.euler(toy_sde.reverse_drift(toy_sde.affine_drift(RATE)))
 
 
 def analytic_correction(x, t):

@@ -26,7 +26,7 @@ from phi.math import Tensor, batch, channel, extrapolation, spatial
 from phiml import nn
 
 from ... import smdp
-from ...physics import stochastic_heat
+from ...physics import TIME, stochastic_heat
 from ...smdp.metrics import reconstruction_mse, spectral_error
 from ...support import networks
 from ...support.jit import jit_with_networks
@@ -34,7 +34,6 @@ from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
 from .base import Scene, data_seed
 
-TIME = 'time'
 EXAMPLES = 'examples'
 EVALUATION_CHUNK = 100
 SAMPLERS = ('ode', 'sde')
@@ -106,7 +105,7 @@ class StochasticHeatScene(Scene):
 
     def physics(self, reverse_physics: bool = True) -> smdp.reverse.ReversePhysics:
         """`P̃⁻¹`: the forward step with `−Δt` applied to its increment, or none (`s-only`)."""
-        return smdp.negated_increment(stochastic_heat.diffuse) if reverse_physics else smdp.no_physics
+        return smdp.negated_increment(stochastic_heat.deterministic_step) if reverse_physics else smdp.no_physics
 
     def correction_network(self):
         return self._network(inputs=2)
@@ -196,7 +195,7 @@ class StochasticHeatScene(Scene):
             for start in range(0, self.test_size, EVALUATION_CHUNK):
                 part = {EXAMPLES: slice(start, start + EVALUATION_CHUNK)}
                 x0_pred = self.reconstruct(net, method, sampler, observation[part])
-                mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.diffuse(x, self.end_time)).numpy(EXAMPLES))
+                mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.deterministic_step(x, self.end_time)).numpy(EXAMPLES))
                 spectral.append(spectral_error(x0_pred, initial[part]).numpy(EXAMPLES))
             results[sampler or ''] = {'mse': float(np.mean(np.concatenate(mse))), 'spectral_error': float(np.mean(np.concatenate(spectral)))}
         return results

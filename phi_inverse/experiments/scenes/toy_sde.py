@@ -18,7 +18,7 @@ from phi import math
 from phi.math import Tensor, batch, channel
 
 from ... import smdp
-from ...physics import toy_sde
+from ...physics import TIME, toy_sde
 from ...smdp.metrics import posterior_q
 from ...support import networks
 from ...support.jit import jit_with_networks
@@ -26,7 +26,6 @@ from ..methods import Method
 from ..smdp_objectives import MultiStep, ScoreMatching
 from .base import Scene
 
-TIME = 'time'
 EXAMPLES = 'examples'
 ISM_STEP = 1e-4
 STATE_SCALE = .1
@@ -88,9 +87,9 @@ class ToySDEScene(Scene):
         return math.tensor(np.arange(self.steps + 1, dtype=np.float32) * self.dt, batch(TIME))
 
     def physics(self) -> smdp.reverse.ReversePhysics:
-        """The reverse drift `λ·sign(x)x²` integrated over `Δt` (Heun, or Euler as in the paper)."""
+        """The reverse drift `−f(x) = λ·sign(x)x²` integrated over `Δt` (Heun, or Euler as in the paper)."""
         integrator = smdp.heun if self.integrator == 'heun' else smdp.euler
-        return integrator(lambda x: self.strength * math.sign(x) * x ** 2)
+        return integrator(toy_sde.reverse_drift(toy_sde.quadratic_drift(self.strength)))
 
     def correction_network(self):
         return networks.mlp(2, 1, [30, 30, 25, 20, 10], 'ELU')
