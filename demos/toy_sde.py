@@ -47,7 +47,7 @@ def main(argv=None):
         raise SystemExit(f"Unknown method(s) {unknown}. This demo offers: {', '.join(METHODS)}.")
     config = {'steps': args.steps, 'batch': args.batch, 'seed': args.seed, 'data_fraction': args.data_fraction,
               'eval_every': args.eval_every, 'paper': args.paper, **scene.config(),
-              'methods': {m: vars(METHODS[m]) for m in args.methods}}
+              'methods': {m: {**vars(METHODS[m]), 'ode_factor': METHODS[m].ode_factor} for m in args.methods}}
     print(f"toy SDE: {', '.join(args.methods)} on {backend.name} ({backends.describe_device(backend)}), {scene.trajectories} paths, "
           f"{args.steps} steps, batch {args.batch}; writing to {args.out}")
     runner = Runner('toy_sde', args.out, config)

@@ -35,8 +35,7 @@ from .base import data_seed
 from ...smdp.metrics import reconstruction_mse, spectral_error
 
 EXAMPLES = 'examples'
-ODE_FACTOR = 1.
-SDE_FACTOR = 1.
+TRAINED_WITH = smdp.MULTI_STEP
 MODEL_METHODS = {'smdp': ('smdp-ode', 'smdp-sde'), 's-only': ('s-only-ode', 's-only-sde'), 'supervised': ('supervised',)}
 METHOD_MODEL = {method: model for model, methods in MODEL_METHODS.items() for method in methods}
 
@@ -158,10 +157,10 @@ class StochasticHeatScene:
             return observation.with_values(math.native_call(net, observation.values))
         correction = math.jit_compile(self.correction(net)) if sampler == 'ode' else self.correction(net)
         if sampler == 'ode':
-            predictor = smdp.probability_flow(self.physics(model), correction, ODE_FACTOR)
+            predictor = smdp.probability_flow(self.physics(model), correction, TRAINED_WITH)
         else:
             math.seed(seed)
-            predictor = smdp.reverse_sde(self.physics(model), correction, self.diffusion, SDE_FACTOR)
+            predictor = smdp.reverse_sde(self.physics(model), correction, self.diffusion, TRAINED_WITH)
         return smdp.sample(observation, self.nominal_times(), predictor, samples=samples)
 
     def evaluate(self, net, model: str, chunk: int = 100) -> Dict[str, Dict[str, float]]:

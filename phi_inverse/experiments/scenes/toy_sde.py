@@ -39,17 +39,22 @@ class ToyMethod:
         learning_rate: Adam learning rate at the start; it decays to `final_learning_rate` over the run.
         final_learning_rate: Learning rate at the end of the run (cosine decay).
         final_fraction: Fraction of the run trained at `S_max` (the curriculum grows `S` before).
-        ode_factor: `C` of the probability-flow ODE. The 1-step loss and ISM learn `s_θ ≈ g²·∇ₓ log p_t`
-            (paper theorem 3.1), for which the ODE needs `C = ½`. The multi-step loss fits the deterministic
-            reverse rollout itself, i.e. the probability-flow drift (theorem 3.2), which is sampled with `C = 1`
-            (the paper's equation 9 with "C = 1 for the ODE").
     """
     loss: str
     window: int = 2
     learning_rate: float = 1e-3
     final_learning_rate: float = 1e-5
     final_fraction: float = .5
-    ode_factor: float = smdp.ODE_CORRECTION_FACTOR
+
+    @property
+    def trained_with(self) -> smdp.TrainingLoss:
+        """What the loss makes `s_θ` learn, which sets the samplers' correction factors (`smdp.samplers`)."""
+        return {'multi-step': smdp.MULTI_STEP, '1-step': smdp.ONE_STEP, 'ism': smdp.ISM}[self.loss]
+
+    @property
+    def ode_factor(self) -> float:
+        """`C` of the probability-flow ODE: ½ for the 1-step loss and ISM, 1 for the multi-step loss."""
+        return self.trained_with.ode_factor
 
     def curriculum(self, steps: int) -> Callable[[int], int]:
         """The window size `S` of every training step: constant 2 for `1-step`, 2 → `window` for `multi-step`."""
@@ -63,7 +68,7 @@ class ToyMethod:
 
 
 METHODS = {
-    'multi-step': ToyMethod('multi-step', window=10, ode_factor=1.),
+    'multi-step': ToyMethod('multi-step', window=10),
     '1-step': ToyMethod('1-step'),
     'ism': ToyMethod('ism'),
 }
@@ -182,27 +187,28 @@ class ToySDEScene:
         return math.tensor(np.linspace(-.1, .1, self.test_paths, dtype=np.float32), batch(EXAMPLES))
 
     def reconstruct(self, correction: smdp.reverse.Correction, sampler: str, x_end: Optional[Tensor] = None,
-                    trajectory: bool = False, seed: int = 0, correction_factor: float = None) -> Tensor:
+                    trajectory: bool = False, seed: int = 0, trained_with: smdp.TrainingLoss = None,
+                    correction_factor: float = None) -> Tensor:
         """Integrates `x_end` (default: `start_states()`) back to `t = 0` with the `'ode'` or `'sde'` sampler.
 
-        `correction_factor` defaults to the sampler's `C` (`½` for the ODE, 1 for the SDE); the SDE noise is seeded.
+        The sampler's `C` follows from `trained_with` unless `correction_factor` is given; the SDE noise is seeded.
         """
         if sampler == 'ode':
-            predictor = smdp.probability_flow(self.physics(), correction, correction_factor or smdp.ODE_CORRECTION_FACTOR)
+            predictor = smdp.probability_flow(self.physics(), correction, trained_with, correction_factor=correction_factor)
         else:
             math.seed(seed)
-            predictor = smdp.reverse_sde(self.physics(), correction, self.diffusion, correction_factor or smdp.SDE_CORRECTION_FACTOR)
+            predictor = smdp.reverse_sde(self.physics(), correction, self.diffusion, trained_with, correction_factor=correction_factor)
         x_end = self.start_states() if x_end is None else x_end
         return smdp.sample(x_end, self.times, predictor, trajectory=trajectory)
 
-    def evaluate(self, correction: smdp.reverse.Correction, ode_factor: float = smdp.ODE_CORRECTION_FACTOR,
+    def evaluate(self, correction: smdp.reverse.Correction, trained_with: smdp.TrainingLoss,
                  other_ode_factors: Sequence[float] = ()) -> Dict[str, float]:
-        """Posterior Q of the `test_paths` reconstructions: `posterior_q_sde` (`C = 1`), `posterior_q_ode` with
-        `ode_factor`, and `posterior_q_ode_c<C>` for each of `other_ode_factors`."""
-        metrics = {'posterior_q_sde': float(posterior_q(self.reconstruct(correction, 'sde')))}
-        metrics['posterior_q_ode'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=ode_factor)))
+        """Posterior Q of the `test_paths` reconstructions: `posterior_q_sde` and `posterior_q_ode` with the factors
+        of `trained_with`, and `posterior_q_ode_c<C>` for each of `other_ode_factors`."""
+        metrics = {'posterior_q_sde': float(posterior_q(self.reconstruct(correction, 'sde', trained_with=trained_with)))}
+        metrics['posterior_q_ode'] = float(posterior_q(self.reconstruct(correction, 'ode', trained_with=trained_with)))
         for factor in other_ode_factors:
-            if factor != ode_factor:
+            if factor != trained_with.ode_factor:
                 metrics[f'posterior_q_ode_c{factor:g}'] = float(posterior_q(self.reconstruct(correction, 'ode', correction_factor=factor)))
         return metrics
 
@@ -225,5 +231,5 @@ def evaluator(scene: ToySDEScene, net, method: ToyMethod, other_ode_factors: Seq
     correction = math.jit_compile(ToySDEScene.correction(net))
 
     def evaluate() -> Dict[str, float]:
-        return scene.evaluate(correction, method.ode_factor, other_ode_factors)
+        return scene.evaluate(correction, method.trained_with, other_ode_factors)
     return evaluate
