@@ -55,7 +55,7 @@ def sampling_rows(samples: int, repeat: int) -> list:
     math.seed(0)
     net = scene.correction_network()
     correction = scene.correction(net)
-    predictor = smdp.reverse_sde(scene.physics(), correction, scene.diffusion)
+    predictor = smdp.reverse_sde(scene.physics(), correction, scene.diffusion, smdp.MULTI_STEP)
     observation = scene.test_observation
     times = interleaved_medians({
         'batched': lambda: smdp.sample(observation, scene.nominal_times(), predictor, samples=samples),

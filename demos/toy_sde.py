@@ -54,7 +54,7 @@ def draw_figures(scene: ToySDEScene, networks: dict, metrics: dict, out: str) ->
     fields = {name: c(grid_x, grid_t).numpy('x,t') for name, c in corrections.items()}
     shown = scene.paths[:20]
     starts = math.tensor(np.linspace(-.1, .1, 24, dtype=np.float32), batch('examples'))
-    rows = {name: {f'{sampler.upper()} (C = {factor:g})': scene.reconstruct(c, sampler, starts, trajectory=True, correction_factor=factor).numpy('time,examples')
+    rows = {name: {f'{sampler.upper()} (C = {factor:g})': scene.reconstruct(c, sampler, METHODS[name].objective.trained_with, starts, trajectory=True, correction_factor=factor).numpy('time,examples')
                    for sampler, factor in (('ode', .5), ('ode', 1.), ('sde', 1.))} for name, c in corrections.items()}
     return [os.path.basename(p) for p in (
         figures.correction_fields(fields, times, states, shown, os.path.join(out, 'correction_field.png'),
@@ -70,7 +70,7 @@ def summary(metrics: dict, data_fraction: float) -> str:
         final = entry.get('final', {})
         paper = PAPER_TABLE.get(name, {}).get(data_fraction, (float('nan'),) * 2)
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
-        factor = METHODS[name].objective.correction_factors[0] if name in METHODS else np.nan
+        factor = METHODS[name].objective.trained_with.ode_factor if name in METHODS else np.nan
         others = ', '.join(f"{k[len('posterior_q_ode_c'):]}: {v:.3f}" for k, v in final.items() if k.startswith('posterior_q_ode_c'))
         lines.append(f"{name:12s}{final.get('posterior_q_ode', np.nan):7.3f}{factor:5g}{others:>16s}"
                      f"{final.get('posterior_q_sde', np.nan):8.3f}{paper[0]:11.2f}{paper[1]:11.2f}{entry.get('seconds_per_step', np.nan):9.4f}{note}")

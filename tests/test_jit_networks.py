@@ -88,11 +88,11 @@ def test_toy_sde_evaluation_reconstructs_with_the_trained_network(ml_backend):
     scene = toy_sde_scene.ToySDEScene(trajectories=8, steps=10, test_paths=16)
     method = replace(toy_sde_scene.METHODS['1-step'], learning_rate=1e-2, final_learning_rate=None)
     net, _, step = start_training(scene, method, 8, seed=0, steps=3)
-    before = scene.reconstruct(scene.compiled_correction(net), 'ode')
+    before = scene.reconstruct(scene.compiled_correction(net), 'ode', method.objective.trained_with)
     for i in range(3):
         step(i)
-    assert_trained_and_current(before, scene.reconstruct(scene.compiled_correction(net), 'ode'),
-                               scene.reconstruct(toy_sde_scene.ToySDEScene.correction(net), 'ode'))
+    assert_trained_and_current(before, scene.reconstruct(scene.compiled_correction(net), 'ode', method.objective.trained_with),
+                               scene.reconstruct(toy_sde_scene.ToySDEScene.correction(net), 'ode', method.objective.trained_with))
 
 
 def test_stochastic_heat_evaluation_uses_the_trained_network(ml_backend, monkeypatch):

@@ -29,9 +29,9 @@ class MultiStep:
     reverse_physics: bool = True
 
     @property
-    def correction_factors(self):
-        """`(C_ode, C_sde)`: what the optimum of this loss learns sets the samplers' correction factors."""
-        return (1., 1.) if self.window > 2 else (.5, 1.)
+    def trained_with(self) -> smdp.TrainingLoss:
+        """What this loss makes the correction learn; the samplers take their correction factors from it."""
+        return smdp.MULTI_STEP if self.window > 2 else smdp.ONE_STEP
 
     def curriculum(self, steps: int) -> Callable[[int], int]:
         """The window size `S` of every training step of a run of `steps` steps."""
@@ -53,7 +53,7 @@ class MultiStep:
 @dataclass(frozen=True)
 class ScoreMatching:
     """Implicit score matching of single states drawn over all training times (SMDP paper, Table 1, "ISM")."""
-    correction_factors = (.5, 1.)
+    trained_with = smdp.ISM
 
     def network(self, scene):
         return scene.correction_network()

@@ -1,5 +1,6 @@
 """Training losses of the correction `s_θ`: 1-step, multi-step sliding window, window curriculum, time jitter,
-training noise.
+training noise; and what each loss makes `s_θ` learn (`TrainingLoss`: `ONE_STEP`, `MULTI_STEP`, `ISM`), which
+the samplers need to choose their correction factors.
 
 Trajectories are states stacked along the batch dimension `time` in increasing time, with their time points
 `t` along the same dimension (optionally with batch dimensions of their own, e.g. one jittered grid per example).
@@ -23,6 +24,40 @@ from .reverse import ReverseStep
 X = TypeVar('X', Tensor, Field)
 
 
+@dataclass(frozen=True)
+class TrainingLoss:
+    """What a training loss makes the correction `s_θ` learn, and the correction factors `C` that sample it.
+
+    Pass it to the samplers as `trained_with=` (`phi_inverse.smdp.samplers`, whose module docstring derives the
+    factors); an explicit `correction_factor=` there overrides it.
+
+    Attributes:
+        name: The loss, e.g. `'multi-step'`.
+        optimum: What `s_θ` is taken to converge to, in terms of the score `∇ₓ log p_t` and the diffusion `g`.
+        ode_factor: `C` of the probability-flow ODE, `x ← P̃⁻¹_Δt(x) + Δt·C·s_θ`.
+        sde_factor: `C` of the reverse-time SDE, `x ← P̃⁻¹_Δt(x) + Δt·C·s_θ + g·√Δt·z`.
+    """
+    name: str
+    optimum: str
+    ode_factor: float
+    sde_factor: float
+
+    @property
+    def score_factor(self) -> float:
+        """`a` in `∇ₓ log p_t ≈ a·s_θ/g²` as the ODE factor assumes it: `C_ode·s_θ = ½g²·∇ₓ log p_t`, so `a = 2·C_ode`."""
+        return 2 * self.ode_factor
+
+
+ONE_STEP = TrainingLoss('1-step', 'g²·∇ₓ log p_t (theorem 3.1)', ode_factor=.5, sde_factor=1.)
+"""`one_step_loss`, and the multi-step loss with window `S = 2`: `s_θ → g²·∇ₓ log p_t`."""
+MULTI_STEP = TrainingLoss('multi-step', '½g²·∇ₓ log p_t, the probability-flow drift, as the paper reads theorem 3.2',
+                          ode_factor=1., sde_factor=1.)
+"""`multi_step_loss` with windows `S > 2`: the paper's factors (equation 9 for the ODE, section 4.3 for the SDE).
+For Gaussian dynamics the multi-step optimum is `g²·∇ₓ log p_t`, as for `ONE_STEP` (see `phi_inverse.smdp.samplers`)."""
+ISM = TrainingLoss('ism', 'g²·∇ₓ log p_t when s_θ/g² is fitted to the score', ode_factor=.5, sde_factor=1.)
+"""Implicit score matching (Hyvärinen 2005) of `ψ = s_θ/g²`: `ψ → ∇ₓ log p_t`, so `s_θ → g²·∇ₓ log p_t` as for 1-step."""
+
+
 def squared_norm(value) -> Tensor:
     """`‖v‖²` per example: the sum over all non-batch dimensions of `v²`."""
     return math.sum(values_of(value) ** 2, dim=lambda s: s.non_batch)
@@ -31,7 +66,8 @@ def squared_norm(value) -> Tensor:
 def one_step_loss(step: ReverseStep, x_prev: X, x: X, t: Tensor, dt: Tensor) -> Tensor:
     """`‖x_m − step(x_{m+1}, t_{m+1}, Δt)‖²` per example (equation 3 for one pair of adjacent states).
 
-    With `P̃⁻¹ = −P` its minimiser is `s_θ = g²·∇ₓ log p_t` as `Δt → 0` (paper theorem 3.1, appendix A.1).
+    With `P̃⁻¹ = −P` its minimiser is `s_θ = g²·∇ₓ log p_t` as `Δt → 0` (paper theorem 3.1, appendix A.1):
+    sample it with `trained_with=ONE_STEP`.
     """
     return squared_norm(x_prev - step(x, t, dt))
 
@@ -41,7 +77,9 @@ def multi_step_loss(step: ReverseStep, window: X, times: Tensor) -> Tensor:
 
     The prediction starts at the window's last state and runs `S − 1` steps back,
     `x̂_{S−1} = x_{S−1}`, `x̂_{j−1} = step(x̂_j, t_j, t_j − t_{j−1})`, feeding each prediction into the next
-    step so that gradients flow through every step, physics included. `S = 2` is the 1-step loss.
+    step so that gradients flow through every step, physics included. `S = 2` is the 1-step loss. With `S > 2`
+    it maximises a lower bound of the likelihood of the probability-flow ODE (paper theorem 3.2); the paper samples
+    the result with the factors of `trained_with=MULTI_STEP`.
 
     Args:
         step: The reverse step with the correction being trained.

@@ -34,9 +34,16 @@ def test_spectral_error_is_the_mean_log_ratio(backend):
 
 
 def test_reconstruction_mse_compares_after_the_forward_simulation(backend):
-    x = math.tensor([[1., 2.], [3., 4.]], batch('examples'), spatial('x'))
-    math.assert_close(reconstruction_mse(x + 1, x, lambda v: 3 * v), 9)
-    math.assert_close(reconstruction_mse(x + 1, x, lambda v: v - v), 0)
+    """Diffusion damps a high-frequency error far more than a low-frequency one of the same size before simulating."""
+    x = CenteredGrid(lambda p: math.sin(p.vector['x']), extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=32, y=32)
+    errors = {k: CenteredGrid(lambda p: .1 * math.cos(k * p.vector['y']), extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=32, y=32)
+              for k in (1, 6)}
+    forward = lambda v: stochastic_heat.deterministic_step(v, .05)
+    for k, error in errors.items():
+        math.assert_close(reconstruction_mse(x + error, x, lambda v: v), .1 ** 2 / 2, rel_tolerance=1e-4)  # before
+        math.assert_close(reconstruction_mse(x + error, x, forward), .1 ** 2 / 2 * np.exp(-2 * k ** 2 * .05), rel_tolerance=1e-3)
+    tensors = math.tensor([[1., 2.], [3., 4.]], batch('examples'), spatial('x'))
+    math.assert_close(reconstruction_mse(tensors + 1, tensors, lambda v: v ** 2), [(9 + 25) / 2, (49 + 81) / 2], rel_tolerance=1e-6)
 
 
 def _radius_bins(n):

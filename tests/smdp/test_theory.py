@@ -1,8 +1,12 @@
 """Tests of the theory behind SMDP on the affine SDE `dx = −λx dt + g dW` from x0 ∈ {−1, 1} (known score).
 
 * The 1-step loss is minimised by `s_θ = g²·∇ₓ log p_t` (paper theorem 3.1 / appendix A.1), not `½g²·∇ₓ log p_t`.
-* With that correction, the probability-flow ODE with `C = ½` and the reverse SDE with `C = 1` reproduce the data's
-  marginals, while `C = 1` without noise does not.
+* Each loss's optimum, sampled with the factors of `trained_with=` that loss, reproduces the data's marginals:
+  `g²·∇ₓ log p_t` with `ONE_STEP` (ODE `C = ½`, SDE `C = 1`), the probability-flow drift `½g²·∇ₓ log p_t` with
+  `MULTI_STEP` (ODE `C = 1`). Swapped, the ODE contracts (`C = 1` on `g²·∇ₓ log p_t`) or widens (`C = ½` on the
+  drift) the posterior.
+* On this Gaussian-branched SDE the multi-step loss, like the 1-step loss, is minimised by `g²·∇ₓ log p_t`, not by
+  the probability-flow drift that `MULTI_STEP`'s factors assume (see `phi_inverse.smdp.samplers`).
 * A network trained with the 1-step loss matches `g²·∇ₓ log p_t` where the data are dense.
 """
 import numpy as np
@@ -33,7 +37,13 @@ def physics():
 
 
 def analytic_correction(x, t):
+    """`g²·∇ₓ log p_t`, the optimum of the 1-step loss."""
     return DIFFUSION ** 2 * toy_sde.affine_score(x, t, RATE, DIFFUSION)
+
+
+def probability_flow_drift(x, t):
+    """`½g²·∇ₓ log p_t`, the score part of the probability-flow drift: the optimum of the multi-step loss."""
+    return .5 * analytic_correction(x, t)
 
 
 def test_one_step_loss_is_minimised_by_g_squared_times_the_score(backend):
@@ -56,12 +66,17 @@ def test_one_step_loss_is_minimised_by_g_squared_times_the_score(backend):
     assert float(fitted_loss) < float(half_loss)
 
 
-@pytest.mark.parametrize('sampler', ['ode', 'sde'])
-def test_default_correction_factors_reproduce_the_marginals(sampler, torch_backend):
+@pytest.mark.parametrize('trained_with, factor, correction, sampler', [
+    (smdp.ONE_STEP, None, analytic_correction, 'ode'), (smdp.ONE_STEP, None, analytic_correction, 'sde'),
+    (smdp.MULTI_STEP, None, probability_flow_drift, 'ode'), (smdp.MULTI_STEP, 2., probability_flow_drift, 'sde')],
+    ids=['1-step-ode', '1-step-sde', 'multi-step-ode', 'multi-step-sde-equation-9'])
+def test_each_loss_optimum_sampled_with_its_factors_reproduces_the_marginals(trained_with, factor, correction, sampler, torch_backend):
+    """`trained_with=` alone picks the factors, except for equation 9's reverse SDE of the drift, `C = 2`, which
+    `MULTI_STEP` does not use (it keeps the scenes' `C = 1`, see `smdp.samplers`)."""
     paths, t = affine_paths(4000), times()
     math.seed(1)
-    predictor = smdp.probability_flow(physics(), analytic_correction) if sampler == 'ode' else \
-        smdp.reverse_sde(physics(), analytic_correction, DIFFUSION)
+    predictor = smdp.probability_flow(physics(), correction, trained_with, correction_factor=factor) if sampler == 'ode' else \
+        smdp.reverse_sde(physics(), correction, DIFFUSION, trained_with, correction_factor=factor)
     reconstructed = smdp.sample(paths[{TIME: -1}], t, predictor, trajectory=True)
     for m in (STEPS // 2, STEPS // 10, 1):
         data, model = paths[{TIME: m}].numpy(), reconstructed[{TIME: m}].numpy()
@@ -70,12 +85,34 @@ def test_default_correction_factors_reproduce_the_marginals(sampler, torch_backe
     assert abs(np.mean(x0 > 0) - .5) < .03 and np.mean(abs(abs(x0) - 1) < .1) > .97
 
 
-def test_ode_without_the_half_factor_contracts_the_branches(torch_backend):
-    """`C = 1` without noise follows the reverse SDE's mean drift: the spread of each branch collapses."""
+def test_the_factors_of_the_other_loss_contract_or_widen_the_branches(torch_backend):
+    """`MULTI_STEP`'s `C = 1` on the 1-step optimum follows the reverse SDE's mean drift without its noise: each branch
+    collapses. `ONE_STEP`'s `C = ½` on the multi-step optimum applies half the probability-flow drift: they widen."""
     paths, t = affine_paths(4000), times()
-    reconstructed = smdp.sample(paths[{TIME: -1}], t, smdp.probability_flow(physics(), analytic_correction, 1.), trajectory=True)
-    data_spread, model_spread = _branch_stats(paths[{TIME: STEPS // 2}].numpy())[1], _branch_stats(reconstructed[{TIME: STEPS // 2}].numpy())[1]
-    assert model_spread < .6 * data_spread
+    data_spread = _branch_stats(paths[{TIME: STEPS // 2}].numpy())[1]
+
+    def spread(correction, trained_with):
+        reconstructed = smdp.sample(paths[{TIME: -1}], t, smdp.probability_flow(physics(), correction, trained_with), trajectory=True)
+        return _branch_stats(reconstructed[{TIME: STEPS // 2}].numpy())[1]
+    assert spread(analytic_correction, smdp.MULTI_STEP) < .6 * data_spread
+    assert spread(probability_flow_drift, smdp.ONE_STEP) > 1.3 * data_spread
+
+
+@pytest.mark.parametrize('window', [2, 10, 30])
+def test_the_multi_step_loss_is_minimised_by_g_squared_times_the_score(window, torch_backend):
+    """Over windows of the data, `L(a)` of the correction `a·g²·∇ₓ log p_t` is smallest near `a = 1`, and `a = ½`
+    (the probability-flow drift) is worse by a margin that grows with the window."""
+    paths, t = affine_paths(1000), times()
+    starts = batch(start=len(range(0, STEPS + 2 - window, 3)))
+    windows = math.stack([paths[{TIME: slice(s, s + window)}] for s in range(0, STEPS + 2 - window, 3)], starts)
+    window_times = math.stack([t[{TIME: slice(s, s + window)}] for s in range(0, STEPS + 2 - window, 3)], starts)
+
+    def loss(scale):
+        step = smdp.reverse_step(physics(), lambda x, t_: scale * analytic_correction(x, t_))
+        return float(math.mean(smdp.multi_step_loss(step, windows, window_times), 'examples,start'))
+    losses = {scale: loss(scale) for scale in (.5, .8, 1., 1.25)}
+    assert min(losses, key=losses.get) == 1.
+    assert losses[.5] > (1.01 if window == 2 else 1.05) * losses[1.]
 
 
 def test_network_trained_with_one_step_loss_matches_the_score_where_data_are_dense(torch_backend):

@@ -177,13 +177,12 @@ class StochasticHeatScene(Scene):
         observation = self.test_observation if observation is None else observation
         if sampler is None:
             return observation.with_values(math.native_call(net, observation.values))
-        physics = self.physics(method.objective.reverse_physics)
-        ode_factor, sde_factor = method.objective.correction_factors
+        physics, loss = self.physics(method.objective.reverse_physics), method.objective.trained_with
         if sampler == 'ode':
-            predictor = smdp.probability_flow(physics, jit_with_networks(self.correction(net), net), ode_factor)
+            predictor = smdp.probability_flow(physics, jit_with_networks(self.correction(net), net), loss)
         else:
             math.seed(seed)
-            predictor = smdp.reverse_sde(physics, self.correction(net), self.diffusion, sde_factor)
+            predictor = smdp.reverse_sde(physics, self.correction(net), self.diffusion, loss)
         return smdp.sample(observation, self.nominal_times(), predictor, samples=samples)
 
     def evaluate(self, net, method: Method, test_set, chunk: int) -> Dict[str, Dict[str, float]]:

@@ -153,31 +153,33 @@ class ToySDEScene(Scene):
         """The evaluation's `x_T`: `size` values evenly spaced in [−0.1, 0.1] (the same for every seed)."""
         return math.tensor(np.linspace(-.1, .1, size, dtype=np.float32), batch(EXAMPLES))
 
-    def reconstruct(self, correction: smdp.reverse.Correction, sampler: str, x_end: Optional[Tensor] = None,
-                    trajectory: bool = False, seed: int = 0, correction_factor: float = None) -> Tensor:
-        """Integrates `x_end` (default: `start_states()`) back to `t = 0` with the `'ode'` or `'sde'` sampler.
+    def reconstruct(self, correction: smdp.reverse.Correction, sampler: str, trained_with: smdp.TrainingLoss,
+                    x_end: Optional[Tensor] = None, trajectory: bool = False, seed: int = 0,
+                    correction_factor: Optional[float] = None) -> Tensor:
+        """Integrates `x_end` (default: the test set) back to `t = 0` with the `'ode'` or `'sde'` sampler.
 
-        `correction_factor` defaults to the sampler's `C` (`½` for the ODE, 1 for the SDE); the SDE noise is seeded.
+        The correction factor follows from the loss the correction was `trained_with`, unless `correction_factor`
+        is given; the SDE noise is seeded.
         """
         if sampler == 'ode':
-            predictor = smdp.probability_flow(self.physics(), correction, correction_factor or smdp.ODE_CORRECTION_FACTOR)
+            predictor = smdp.probability_flow(self.physics(), correction, trained_with, correction_factor=correction_factor)
         else:
             math.seed(seed)
-            predictor = smdp.reverse_sde(self.physics(), correction, self.diffusion, correction_factor or smdp.SDE_CORRECTION_FACTOR)
+            predictor = smdp.reverse_sde(self.physics(), correction, self.diffusion, trained_with, correction_factor=correction_factor)
         x_end = self.test_set(self.test_paths, self.seed) if x_end is None else x_end
         return smdp.sample(x_end, self.times, predictor, trajectory=trajectory)
 
     def evaluate(self, net, method: Method, test_set: Tensor, chunk: int) -> Dict[str, Dict[str, float]]:
         """Posterior Q of the reconstructions of `test_set`: `posterior_q_sde`, `posterior_q_ode` with the method's
-        `C`, and `posterior_q_ode_c<C>` for each other `C` of `OTHER_ODE_FACTORS`."""
+        `C` (from the loss it was trained with), and `posterior_q_ode_c<C>` for each other `C` of `OTHER_ODE_FACTORS`."""
         correction = self.compiled_correction(net)
-        ode_factor, sde_factor = method.objective.correction_factors
-        metrics = {'posterior_q_sde': self._q(correction, 'sde', test_set, sde_factor),
-                   'posterior_q_ode': self._q(correction, 'ode', test_set, ode_factor)}
+        loss = method.objective.trained_with
+        metrics = {'posterior_q_sde': self._q(correction, 'sde', test_set, loss),
+                   'posterior_q_ode': self._q(correction, 'ode', test_set, loss)}
         for factor in OTHER_ODE_FACTORS:
-            if factor != ode_factor:
-                metrics[f'posterior_q_ode_c{factor:g}'] = self._q(correction, 'ode', test_set, factor)
+            if factor != loss.ode_factor:
+                metrics[f'posterior_q_ode_c{factor:g}'] = self._q(correction, 'ode', test_set, loss, factor)
         return {'': metrics}
 
-    def _q(self, correction, sampler: str, x_end: Tensor, factor: float) -> float:
-        return float(posterior_q(self.reconstruct(correction, sampler, x_end, correction_factor=factor)))
+    def _q(self, correction, sampler: str, x_end: Tensor, loss: smdp.TrainingLoss, factor: Optional[float] = None) -> float:
+        return float(posterior_q(self.reconstruct(correction, sampler, loss, x_end, correction_factor=factor)))
