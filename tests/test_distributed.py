@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -49,6 +50,10 @@ def train(network: str, compiled: bool, local_batch_norm: bool = False) -> dict:
         x, y = distributed.shard(global_batch(network, step))
         nn.update_weights(train_net, train_optimizer, objective, x, y)
     weights = {name: np.asarray(value.numpy(value.shape)) for name, value in nn.get_parameters(distributed.unwrap(net)).items()}
+    if distributed.is_main():  # evaluates alone, as the runner's rank 0 does
+        with distributed.unsynchronised():
+            prediction = math.native_call(net, global_batch(network, STEPS)[0])
+            weights['prediction'] = prediction.numpy(prediction.shape)
     world = distributed.world()
     return dict(world_size=world.size, backend=world.backend, local_batch=x.shape.get_size('b'),
                 devices=_devices_holding(net) if default_backend().name == 'jax' else 1, **weights)
@@ -115,13 +120,28 @@ def run_torch(tmp_path, network: str, compiled: bool, control: bool = False) -> 
     """Trains in two workers, wired as torchrun wires them; returns `{'single': …, 'parallel': …[, 'local': …]}`."""
     out = tmp_path / 'weights.npz'
     port = _free_port()
-    workers = [subprocess.Popen(_command('torch', network, out, compiled, control=control), stdout=subprocess.PIPE,
+    logs = [tmp_path / f'rank{rank}.log' for rank in range(2)]
+    workers = [subprocess.Popen(_command('torch', network, out, compiled, control=control), stdout=open(log, 'w'),
                                 stderr=subprocess.STDOUT, env=_environment(RANK=rank, LOCAL_RANK=rank, WORLD_SIZE=2,
                                                                            MASTER_ADDR='127.0.0.1', MASTER_PORT=port))
-               for rank in range(2)]
-    logs = [w.communicate(timeout=240)[0].decode() for w in workers]
-    assert all(w.returncode == 0 for w in workers), '\n'.join(logs)
+               for rank, log in enumerate(logs)]
+    _wait_all_or_kill(workers, timeout=240)
+    assert all(w.returncode == 0 for w in workers), '\n'.join(log.read_text() for log in logs)
     return _results(out)
+
+
+def _wait_all_or_kill(workers, timeout: float):
+    """Waits for every worker; once one fails (or time runs out) the others, blocked in collectives, are killed."""
+    deadline = time.monotonic() + timeout
+    while any(w.poll() is None for w in workers):
+        if time.monotonic() > deadline or any(w.poll() not in (None, 0) for w in workers):
+            for w in workers:
+                if w.poll() is None:
+                    w.kill()
+            break
+        time.sleep(.2)
+    for w in workers:
+        w.wait()
 
 
 def run_jax(tmp_path, network: str, compiled: bool) -> dict:
@@ -156,6 +176,62 @@ def max_difference(a: dict, b: dict) -> float:
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec('torch') is None, reason='needs PyTorch')
 needs_jax = pytest.mark.skipif(importlib.util.find_spec('jax') is None, reason='needs JAX')
+
+
+def test_ranks_get_consecutive_equal_shards_of_every_leaf_and_keep_leaves_without_the_batch_dimension():
+    from dataclasses import dataclass
+    from phi.field import CenteredGrid
+    from phiml import math
+    from phiml.math import batch, spatial
+    from phi_inverse.support.distributed import World, shard
+
+    @dataclass
+    class Example:
+        x: object
+        y: object
+        time: object = None
+    grid = CenteredGrid(math.random_normal(batch(b=12), spatial(x=3, y=2)), x=3, y=2)
+    example = Example(grid, {'target': math.random_normal(batch(b=12)), 'list': [grid.values]}, math.range(batch(t=5)))
+    shards = [shard(example, world_=World(3, rank)) for rank in range(3)]
+    assert all(part.x.shape.get_size('b') == 4 and part.time is example.time for part in shards)
+    math.assert_close(math.concat([part.x.values for part in shards], 'b'), grid.values)
+    math.assert_close(math.concat([part.y['target'] for part in shards], 'b'), example.y['target'])
+    math.assert_close(shards[1].y['list'][0], grid.values.b[4:8])
+    assert shard(example, world_=World()) is example
+
+
+def test_a_global_batch_that_does_not_split_evenly_is_an_error():
+    from phiml import math
+    from phiml.math import batch
+    from phi_inverse.support.distributed import World, shard
+    with pytest.raises(ValueError, match='divisible by 3'):
+        shard(math.zeros(batch(b=32)), world_=World(3, 1))
+    with pytest.raises(ValueError, match='no Tensor or Field'):
+        shard({'seed': 1}, world_=World(2, 0))
+
+
+def test_a_single_process_world_describes_itself_and_leaves_network_and_optimizer_alone(torch_backend):
+    from phiml import nn
+    from phi_inverse.support import distributed
+    world = distributed.setup()
+    assert world.describe() == {'world_size': 1, 'backend': 'none'} and world.is_main
+    net = nn.mlp(2, 1, [4])
+    optimizer = nn.adam(net)
+    assert distributed.parallelize(net, optimizer) == (net, optimizer) and distributed.unwrap(net) is net
+
+
+def test_only_the_main_worker_evaluates_and_writes_checkpoints(tmp_path):
+    from phi_inverse.support.checkpoint import Checkpoint
+    from phi_inverse.support.distributed import World, main_only_checkpoint, main_only_evaluation
+    checkpoint = Checkpoint(str(tmp_path / 'run'), {})
+    main, other = World(2, 0), World(2, 1)
+    assert main_only_checkpoint(checkpoint, main) is checkpoint
+    main_only_checkpoint(checkpoint, other).save({'step': 1})
+    assert not checkpoint.exists
+    checkpoint.save({'step': 2})
+    assert main_only_checkpoint(checkpoint, other).load() == {'step': 2}
+    assert main_only_evaluation(lambda: {'x_mae': 1.}, main)() == {'x_mae': 1.}
+    assert main_only_evaluation(lambda: {'x_mae': 1.}, other)() == {}
 
 
 @needs_torch

@@ -217,17 +217,23 @@ def parallelize(net, optimizer, compiled_loss: bool = False, world_: Optional[Wo
     Args:
         net: PhiML network of the default backend, identically initialised on every worker.
         optimizer: Its optimizer.
-        compiled_loss: PyTorch: whether the loss that calls the network is `math.jit_compile`d.
+        compiled_loss: Whether the loss that calls the network is `math.jit_compile`d. Required on JAX.
 
     Returns:
         `(network, optimizer)` for `phiml.nn.update_weights` and `math.native_call`. PyTorch: the network wrapped
         in `DistributedDataParallel` (or, for a compiled loss, the network and an optimizer that averages the
         gradients before each step). JAX: `net` and `optimizer` with replicated parameters and state.
+
+    Raises:
+        ValueError: On JAX with several devices, unless `compiled_loss`.
     """
     world_ = world_ or world()
     if world_.size == 1:
         return net, optimizer
     if world_.mesh is not None:
+        if not compiled_loss:
+            raise ValueError("JAX runs data-parallel steps only compiled (jit): eager steps over several devices can "
+                             "deadlock XLA's collectives. Compile the training step (--jit).")
         from . import sharding
         sharding.replicate(net, optimizer, world_)
         return net, optimizer
@@ -256,10 +262,10 @@ def synchronised() -> bool:
     return _SYNCHRONISED[0]
 
 
-def main_only_evaluation(evaluate):
+def main_only_evaluation(evaluate, world_: Optional[World] = None):
     """`evaluate` run by the main worker alone (with local batch norm); other workers get `{}` without evaluating."""
     def evaluate_on_main():
-        if not is_main():
+        if not (world_ or world()).is_main:
             return {}
         with unsynchronised():
             return evaluate()
@@ -273,8 +279,8 @@ class ReadOnlyCheckpoint(Checkpoint):
         pass
 
 
-def main_only_checkpoint(checkpoint: Optional[Checkpoint]) -> Optional[Checkpoint]:
+def main_only_checkpoint(checkpoint: Optional[Checkpoint], world_: Optional[World] = None) -> Optional[Checkpoint]:
     """`checkpoint` on the main worker; on the others a read-only view of the same directory, to resume from."""
-    if checkpoint is None or is_main():
+    if checkpoint is None or (world_ or world()).is_main:
         return checkpoint
     return ReadOnlyCheckpoint(checkpoint.directory, checkpoint.objects)

@@ -72,10 +72,10 @@ class SyncBatchNorm(_BatchNorm):
         output = centred * torch.rsqrt(variance + self.eps).view(broadcast)
         if self.affine:
             output = output * self.weight.view(broadcast) + self.bias.view(broadcast)
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.running_mean.lerp_(mean.detach(), factor)
-                self.running_var.lerp_(variance.detach() * n / (n - 1), factor)
+        if self.track_running_stats:  # detached explicitly: a torch.jit trace does not record `no_grad`
+            mean, variance, n = mean.detach(), variance.detach(), n.detach()
+            self.running_mean.lerp_(mean, factor)
+            self.running_var.lerp_(variance * n / (n - 1), factor)
         return output
 
     def _update_factor(self) -> float:
