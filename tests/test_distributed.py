@@ -20,7 +20,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEPS, GLOBAL_BATCH, RESOLUTION = 3, 32, 8
-METADATA = ('world_size', 'backend', 'devices', 'local_batch')
+METADATA = ('world_size', 'backend', 'devices', 'local_batch', 'loss')
 TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 
@@ -43,19 +43,20 @@ def train(network: str, compiled: bool, local_batch_norm: bool = False) -> dict:
         train_net, train_optimizer = distributed.parallelize(net, optimizer, compiled_loss=compiled)
 
     def loss_function(x, y):
-        return math.l2_loss(math.native_call(train_net, x) - y).mean  # mean over this worker's examples
+        return math.mean(math.l2_loss(math.native_call(train_net, x) - y), 'b')  # mean over this worker's examples
 
     objective = math.jit_compile(loss_function) if compiled else loss_function
     for step in range(STEPS):
         x, y = distributed.shard(global_batch(network, step))
-        nn.update_weights(train_net, train_optimizer, objective, x, y)
+        loss = distributed.mean_over_workers(float(nn.update_weights(train_net, train_optimizer, objective, x, y).numpy()))
+    assert distributed.main_decides(distributed.world().rank) == 0
     weights = {name: np.asarray(value.numpy(value.shape)) for name, value in nn.get_parameters(distributed.unwrap(net)).items()}
     if distributed.is_main():  # evaluates alone, as the runner's rank 0 does
         with distributed.unsynchronised():
             prediction = math.native_call(net, global_batch(network, STEPS)[0])
             weights['prediction'] = prediction.numpy(prediction.shape)
     world = distributed.world()
-    return dict(world_size=world.size, backend=world.backend, local_batch=x.shape.get_size('b'),
+    return dict(world_size=world.size, backend=world.backend, local_batch=x.shape.get_size('b'), loss=loss,
                 devices=_devices_holding(net) if default_backend().name == 'jax' else 1, **weights)
 
 
@@ -242,6 +243,7 @@ def test_two_gloo_workers_train_an_mlp_like_one_process_on_the_global_batch(tmp_
     assert int(parallel['world_size']) == 2 and str(parallel['backend']) == 'gloo'
     assert int(parallel['local_batch']) == GLOBAL_BATCH // 2 and int(single['local_batch']) == GLOBAL_BATCH
     assert_same_weights(parallel, single)
+    np.testing.assert_allclose(parallel['loss'], single['loss'], rtol=1e-5, err_msg="the workers' mean loss is the global batch's")
 
 
 @needs_torch

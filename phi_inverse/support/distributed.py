@@ -13,6 +13,7 @@ gradient of the global-batch mean loss, so `N` workers take the same optimizer s
 * JAX: `setup(devices=N)` lays a one-axis `jax.sharding.Mesh` over `N` local devices; `shard()` splits the batch
   over it, `parallelize()` replicates parameters and optimizer state, and `jax.jit` partitions the compiled
   step over the devices (SPMD), reducing gradients and batch statistics over the global batch by itself.
+  Steps must be compiled: run eagerly, the collectives of consecutive operations can deadlock on XLA's CPU runtime.
 """
 import contextlib
 import os
@@ -112,13 +113,15 @@ def _torch_world() -> World:
 
 
 def _use_local_gpu(local_rank: int):
+    """GPU `local_rank` of the node, or the only one visible (a launcher that sets `CUDA_VISIBLE_DEVICES` per process)."""
     import torch
     gpus = default_backend().list_devices('GPU')
-    if local_rank >= len(gpus):
+    index = 0 if len(gpus) == 1 else local_rank
+    if index >= len(gpus):
         raise RuntimeError(f"Process {local_rank} of this node has no GPU of its own: {len(gpus)} visible. "
                            f"Start at most {len(gpus)} processes per node (torchrun --nproc_per_node).")
-    torch.cuda.set_device(local_rank)
-    default_backend().set_default_device(gpus[local_rank])
+    torch.cuda.set_device(index)
+    default_backend().set_default_device(gpus[index])
 
 
 def shutdown():
@@ -138,6 +141,30 @@ def barrier():
     if world().backend in ('gloo', 'nccl'):
         import torch.distributed as dist
         dist.barrier()
+
+
+def mean_over_workers(value: float) -> float:
+    """The mean of a number over all PyTorch workers, e.g. the training loss of the global batch (the same on every
+    worker, so all of them see a divergence at the same step). JAX losses are global already; returned as is."""
+    if world().backend not in ('gloo', 'nccl'):
+        return float(value)
+    import torch
+    import torch.distributed as dist
+    device = 'cuda' if world().backend == 'nccl' else 'cpu'
+    total = torch.tensor([float(value)], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return float(total.item()) / world().size
+
+
+def main_decides(value):
+    """Rank 0's `value` (any picklable object) on every worker, for decisions all must take alike (e.g. stopping
+    when a time budget is spent, measured on each worker's own clock)."""
+    if world().backend not in ('gloo', 'nccl'):
+        return value
+    import torch.distributed as dist
+    message = [value]
+    dist.broadcast_object_list(message, src=0)
+    return message[0]
 
 
 def shard(value, dim: Optional[str] = None, world_: Optional[World] = None):
