@@ -9,7 +9,7 @@ import os
 from dataclasses import replace
 from typing import Callable, Dict, Optional, Sequence
 
-from ..support import backends
+from ..support import backends, distributed, sharding
 from ..support.checks import TRAINING_BACKENDS
 from . import plot
 from .methods import Method
@@ -39,6 +39,8 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--resume', action='store_true', help='continue the runs saved in --out where they stopped')
     parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=defaults.get('jit', False),
                         help='JIT-compile each training step (network, physics and update)')
+    parser.add_argument('--devices', type=int, default=1, help='JAX: shard each batch over this many local devices '
+                        '(PyTorch: start the demo with torchrun --nproc_per_node N)')
     parser.add_argument('--threads', type=int, default=defaults.get('threads'),
                         help='CPU threads per operation (default: the backend\'s choice)')
     return parser
@@ -59,6 +61,10 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
     args.lr = dict(_parse_override(item) for item in args.lr.split(',') if item.strip())
     if args.steps < 0 or args.batch < 1 or args.eval_every < 1:
         parser.error(f"--steps must be >= 0, --batch and --eval-every >= 1; got {args.steps}, {args.batch}, {args.eval_every}.")
+    if args.devices < 1:
+        parser.error(f"--devices must be >= 1 but got {args.devices}.")
+    if args.devices > 1 and not (args.backend == 'jax' and args.jit):
+        parser.error("--devices N shards compiled JAX steps: add --backend jax --jit (PyTorch: use torchrun --nproc_per_node N).")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1 but got {args.threads}.")
     return args
@@ -116,24 +122,34 @@ def run_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace]
     """
     if args.threads is not None:
         backends.limit_threads(args.backend, args.threads)
+    if args.devices > 1:
+        sharding.request_host_devices(args.devices)
     backend = backends.select(args.backend, args.device)
+    world = distributed.setup(devices=args.devices)
+    say = print if world.is_main else (lambda *_: None)
     scene = make_scene(args)
     methods = select_methods(methods or scene.methods, args.methods, args.lr)
     time_budget = getattr(args, 'time_budget', None)
     config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods)}
     if time_budget is not None:
         config['time_budget'] = time_budget
-    print(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
-          f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
-          f"batch {args.batch}{', jit' if args.jit else ''}; writing to {args.out}")
+    say(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
+        f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
+        f"batch {args.batch}{', jit' if args.jit else ''}{f', {world.size} workers ({world.backend})' if world.size > 1 else ''}; "
+        f"writing to {args.out}")
     experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit)
     for name, method in methods.items():
         experiment.run(name, method, args.steps, args.eval_every, resume=args.resume, time_budget=time_budget)
-    paths = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]
-    paths += list(figures(experiment, args.out)) if figures is not None else []
-    experiment.metrics['figures'] = [os.path.basename(p) for p in paths]
-    experiment.save()
-    print(summary(experiment.metrics, keys=summary_keys))
+    if world.is_main:
+        with distributed.unsynchronised():
+            paths = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]
+            paths += list(figures(experiment, args.out)) if figures is not None else []
+        experiment.metrics['figures'] = [os.path.basename(p) for p in paths]
+        experiment.save()
+        print(summary(experiment.metrics, keys=summary_keys))
+    distributed.shutdown()
+    if not world.is_main:
+        raise SystemExit(0)  # the main worker alone goes on to the demo's own evaluations and figures
     return experiment
 
 

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Protocol, Tuple
 from phi import math
 from phiml import nn
 
-from ..support import optimizers
+from ..support import distributed, optimizers
 from ..support.jit_update import adam, cosine_decay, jit_update
 from .scenes.base import TRAINING_STREAM, data_seed
 
@@ -86,6 +86,9 @@ def make_step(scene, method: Method, net, optimizer, batch_size: int, seed: int,
               jit: bool = False) -> Callable[[int], float]:
     """The training step `step(i) -> loss` of any scene: draw batch `i` from the seed, one (compiled) update.
 
+    Under data parallelism (`support.distributed`) every worker draws the same global batch, trains on its shard
+    and returns the loss of the global batch.
+
     Args:
         jit: Compile the loss with its gradient (network, physics, update); traced once per batch shape.
     """
@@ -93,13 +96,19 @@ def make_step(scene, method: Method, net, optimizer, batch_size: int, seed: int,
     data = method.objective.batches(scene, batch_size, steps)
 
     def step(i: int) -> float:
-        return float(update(*data(i, data_seed(seed, TRAINING_STREAM, i))))
+        shard = distributed.shard(data(i, data_seed(seed, TRAINING_STREAM, i)))
+        return distributed.mean_over_workers(float(update(*shard)))
     return step
 
 
 def start_training(scene, method: Method, batch_size: int, seed: int, steps: int, jit: bool = False):
-    """A freshly initialised network (seeded with `seed`), its optimizer and its training step `step(i) -> loss`."""
+    """A freshly initialised network (seeded with `seed`), its optimizer and its training step `step(i) -> loss`.
+
+    The returned network and optimizer are the ones to evaluate and checkpoint; under data parallelism the step
+    trains them through their parallel wrappers.
+    """
     math.seed(seed)
     net = method.objective.network(scene)
     optimizer = method.make_optimizer(net, steps)
-    return net, optimizer, make_step(scene, method, net, optimizer, batch_size, seed, steps, jit)
+    train_net, train_optimizer = distributed.parallelize(net, optimizer, compiled_loss=jit)
+    return net, optimizer, make_step(scene, method, train_net, train_optimizer, batch_size, seed, steps, jit)

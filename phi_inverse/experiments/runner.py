@@ -11,6 +11,7 @@ import time
 import warnings
 from typing import Dict, Optional
 
+from ..support import distributed
 from ..support.backends import describe_device
 from ..support.checkpoint import Checkpoint
 from ..support.checks import require_trainable_backend
@@ -46,6 +47,7 @@ class Experiment:
             'scene': scene.name,
             'backend': backend.name,
             'device': describe_device(backend),
+            'distributed': distributed.world().describe(),
             'config': {'batch': batch_size, 'seed': seed, 'test_size': test_size, 'jit': jit, **scene.config(), **(config or {})},
             'methods': {},
             'figures': [],
@@ -63,6 +65,7 @@ class Experiment:
         net, optimizer, step = start_training(self.scene, method, self.batch_size, self.seed, steps, self.jit)
         self.networks[name] = net
         checkpoint = Checkpoint(os.path.join(self.out, 'checkpoints', name), {'net': net, 'optimizer': optimizer}) if self.out else None
+        checkpoint = distributed.main_only_checkpoint(checkpoint)
         entries = {entry: self.metrics['methods'].setdefault(entry, {}) for entry in method.entries(name)}
         for entry in entries.values():
             entry.update({'model': name, 'method': method.describe()})
@@ -72,7 +75,7 @@ class Experiment:
                 entry.update(_entry_record(result, entry_name))
             self.save()
         try:
-            result = train(step, self._evaluator(net, method, name), steps, eval_every, checkpoint, resume, record,
+            result = train(step, distributed.main_only_evaluation(self._evaluator(net, method, name)), steps, eval_every, checkpoint, resume, record,
                            description=f'{self.scene.name}/{name}', time_budget=time_budget,
                            divergence_hint=f"Method '{name}' uses learning rate {method.learning_rate}; try a smaller one "
                                            f"(--lr {name}=...).")
@@ -103,7 +106,7 @@ class Experiment:
         """Writes `metrics.json` to `out` (no-op without `out`), with the process CPU and wall time so far."""
         self.metrics['cpu_seconds'] = time.process_time() - self._clock[0]
         self.metrics['wall_seconds'] = time.perf_counter() - self._clock[1]
-        if self.out:
+        if self.out and distributed.is_main():
             os.makedirs(self.out, exist_ok=True)
             with open(os.path.join(self.out, 'metrics.json'), 'w') as file:
                 json.dump(self.metrics, file, indent=1)

@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..support import distributed
 from ..support.checkpoint import Checkpoint
 
 
@@ -94,9 +95,9 @@ def train(step: Callable[[int], float],
     timed = time_budget is not None
     used = sum(result.step_times)
     with tqdm(total=time_budget if timed else steps, initial=used if timed else result.steps_done, desc=description,
-              unit='s' if timed else 'step', leave=False, disable=None) as progress:
+              unit='s' if timed else 'step', leave=False, disable=None if distributed.is_main() else True) as progress:
         for i in range(result.steps_done, steps):
-            if timed and used >= time_budget:
+            if timed and distributed.main_decides(used >= time_budget):
                 break
             start = time.perf_counter()
             loss = float(step(i))
@@ -107,7 +108,7 @@ def train(step: Callable[[int], float],
                 raise TrainingDiverged(i, loss, divergence_hint)
             progress.update(seconds if timed else 1)
             progress.set_postfix(loss=f'{loss:.3g}')
-            if (i + 1) % eval_every == 0 or i + 1 == steps or (timed and used >= time_budget):
+            if (i + 1) % eval_every == 0 or i + 1 == steps or (timed and distributed.main_decides(used >= time_budget)):
                 _evaluate(result, i + 1, evaluate, checkpoint, on_evaluation)
     return result
 
