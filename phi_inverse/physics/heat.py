@@ -47,6 +47,7 @@ Amount = Union[float, Tensor]
 def decay_exponents(grid: Field, diffusivity: Amount, time: Amount = 1.) -> Tensor:
     """`ℓ_k = ν t (2π|k|)²` for every frequency of the FFT of `grid`, `k` in cycles per unit length."""
     check_periodic(grid, 'grid')
+    check_amount(diffusivity, time)
     return -diffusivity * time * sp.fourier_laplace_eigenvalues(grid.resolution, sp.cell_sizes(grid))
 
 
@@ -155,6 +156,7 @@ def inverse_update(diffusivity: Amount, time: Amount = 1.):
     Returns:
         An inverse update `update(x, *, y_target, y=None) -> Δx`.
     """
+    check_amount(diffusivity, time)
     return _residual_update(lambda r, y_target: inverse(r, diffusivity, time), diffusivity, time)
 
 
@@ -178,6 +180,8 @@ def damped_inverse_update(diffusivity: Amount, time: Amount = 1., noise: float =
     References:
         Holl et al., NeurIPS 2022, appendix B.3.
     """
+    check_amount(diffusivity, time)
+
     def invert(residual: Field, y_target: Field) -> Field:
         floor = rounding * machine_epsilon(y_target.values) * math.sqrt(math.sum(y_target.values ** 2, y_target.shape.spatial))
         return damped_inverse(residual, diffusivity, time, noise, signal, confidence, outlier_sigmas, floor)
@@ -195,6 +199,18 @@ def _residual_update(invert, diffusivity: Amount, time: Amount):
         check_like(y, y_target, 'the simulated observation P(x)', 'y_target')
         return invert(y_target - y, y_target)
     return update
+
+
+def check_amount(diffusivity: Amount, time: Amount):
+    """Raises a `ValueError` if the diffusivity ν or the time t is negative (which would anti-diffuse).
+
+    Tensors are checked where their values are known (not inside a JIT trace).
+    """
+    for name, value in (('diffusivity', diffusivity), ('time', time)):
+        values = math.wrap(value)
+        if values.available and (values < 0).any:
+            raise ValueError(f"The heat equation needs {name} >= 0 but got {name}={value}: a negative ν·t runs diffusion "
+                             f"backwards. To undo diffusion use heat.inverse() or heat.damped_inverse() with positive ν and t.")
 
 
 def check_periodic(grid: Field, name: str):
