@@ -59,6 +59,21 @@ def test_damping_is_relative_to_the_curvature_along_the_gradient(ml_backend, dam
         np.testing.assert_allclose((x + dx).numpy('b,inp'), damped_least_squares(A, X0, Y_TARGET, damping), atol=1e-9)
 
 
+def test_regularization_pulls_the_solution_towards_zero(ml_backend):
+    """`x + Δx = (AᵀA + μI)⁻¹ Aᵀy*` with `μ = regularization·‖Ag‖²/‖g‖²`: Tikhonov's solution, whatever `x` was
+    (here an underdetermined `A`, whose null space `x` would otherwise keep)."""
+    wide = A.T  # 5 observations of 7 unknowns
+    x0, y_target = RNG.normal(size=(3, 7)), RNG.normal(size=(3, 5))
+    with math.precision(64):
+        dx = updates.gauss_newton_krylov(matrix_forward(wide), iterations=7, regularization=.3)(examples(x0, 'inp'), y_target=examples(y_target, 'out'))
+        expected = []
+        for x_b, y_b in zip(x0, y_target):
+            g = wide.T @ (y_b - wide @ x_b)
+            mu = .3 * np.sum((wide @ g) ** 2) / np.sum(g ** 2)
+            expected.append(np.linalg.solve(wide.T @ wide + mu * np.eye(7), wide.T @ y_b))
+        np.testing.assert_allclose((examples(x0, 'inp') + dx).numpy('b,inp'), np.stack(expected), atol=1e-9)
+
+
 def test_update_is_invariant_to_the_scale_of_the_observation_per_example(ml_backend):
     """Scaling `P` and `y*` by `c` leaves `Δx` unchanged, for every example on its own, damping included."""
     with math.precision(64):

@@ -183,7 +183,7 @@ class _EagerInTorchTrace:
         replay = _REPLAY.setdefault(jit_calls[-1], [])
         outputs = self._function(in_layouts, jit_calls, replay).apply(*natives)
         if torch._C._get_tracing_state() is None:
-            replay.append((outputs, self.out_layouts))
+            replay.append((tuple(o.detach() for o in outputs), self.out_layouts))
         else:
             self.out_layouts = self.replayed_layouts
         return tuple(_assemble_all(self.out_layouts, outputs))
