@@ -130,8 +130,8 @@ def require_low_dimensional(x, what: str) -> Backend:
     """The backend of `x` if `x` is a Tensor on a differentiating backend; otherwise an error naming the fix."""
     if isinstance(x, Field):
         raise TypeError(f"{what} need x as a Tensor with a few entries per example, but got a Field {x.shape}: a grid's "
-                        f"Hessian or per-example SciPy solve is too large. For grids use updates.normalized_gradient() "
-                        f"or an operator's own inverse update (e.g. physics.poisson.laplace_update()).")
+                        f"Hessian or per-example SciPy solve is too large. For grids use updates.gauss_newton_krylov() (matrix-free), "
+                        f"updates.normalized_gradient() or an operator's own inverse update (e.g. physics.poisson.laplace_update()).")
     return require_autodiff(x)
 
 

@@ -1,5 +1,5 @@
 """Generic inverse updates built from any forward simulation `P`: Newton-type steps, the normalised gradient,
-and a few iterations of an iterative solver.
+a few iterations of an iterative solver, and the matrix-free Gauss–Newton–Krylov step for grids.
 
 Each function is a factory: it binds `P` and the settings and returns an update
 `update(x, *, y_target, y=None) -> Δx` with the signature of `phi_inverse.sip.InverseUpdate`, so that it can
@@ -10,7 +10,8 @@ minimise `L(x) = ½‖P(x) − y*‖²` per example and differentiate `P` automa
 
 The Newton-type updates form the Hessian `H = ∂²L/∂x²` of every example and work in its eigenbasis,
 `g_k = u_kᵀ ∂L/∂x`, `|λ_k| = s_k` (see `derivatives.symmetric_decomposition`). They suit a few parameters
-per example, as in the paper's characterisation experiments.
+per example, as in the paper's characterisation experiments. `gauss_newton_krylov()` never forms a matrix and
+suits Fields of any size (see `phi_inverse.krylov`).
 
 References:
     Holl, Koltun, Thuerey, "Scale-invariant Learning by Physics Inversion", NeurIPS 2022, section 2 (equation 2),
@@ -26,9 +27,10 @@ import numpy as np
 from phi import math
 from phi.math import Tensor, batch
 
-from . import derivatives
+from . import derivatives, krylov
 from .derivatives import EIGEN, from_eigenbasis, gradient_and_hessian, inverse_problem_loss, symmetric_decomposition, to_eigenbasis
 from .sip import InverseUpdate
+from .support.autodiff import traceable
 
 Forward = Callable[[Tensor], Tensor]
 ITERATIVE_METHODS = ('L-BFGS-B', 'Gauss-Newton')
@@ -123,6 +125,41 @@ def normalized_gradient(forward: Forward, eta: float = 1.) -> InverseUpdate:
     """
     def update(x, *, y_target, y=None):
         return -eta * math.sign(derivatives.gradient(inverse_problem_loss(forward, y_target), x))
+    return update
+
+
+def gauss_newton_krylov(forward: Callable, iterations: int = 4, damping: float = 0., regularization: float = 0.,
+                        preconditioner: Optional[Callable] = None, tolerance: float = 0., eta: float = 1.) -> InverseUpdate:
+    """The damped Gauss–Newton step by a few matrix-free Krylov iterations, for `x` of any size (grids included).
+
+    `Δx = −η (JᵀJ + μI)⁻¹ Jᵀ(P(x) − y*)` per example, solved approximately by `iterations` steps of preconditioned
+    CGLS with `Jv` and `Jᵀw` from automatic differentiation (`phi_inverse.krylov.gauss_newton_step`). Unlike
+    `normalized_gradient()` the step undoes the scale of `J` along every direction the Krylov space resolves, so it
+    approaches the inverse-physics step as `iterations` grows; `preconditioner`, a known approximate inverse of
+    `JᵀJ + μI` (e.g. `krylov.spectral_preconditioner` of the diffusion a simulation contains), makes few iterations
+    enough. Works on Fields and Tensors on PyTorch, TensorFlow and JAX, eagerly and inside `math.jit_compile`.
+
+    Args:
+        forward: The simulation `P`, mapping each example on its own.
+        iterations: Krylov iterations per update (each costs one `Jv` and one `Jᵀw`).
+        damping: Levenberg damping relative to the curvature along the gradient (see `phi_inverse.krylov`).
+        regularization: Tikhonov regularisation of `x + Δx` towards 0, relative like `damping`: the components of `x`
+            that `P` does not observe are pulled to zero instead of being kept.
+        preconditioner: Symmetric positive-definite approximation of `(JᵀJ + μI)⁻¹`, or `None`.
+        tolerance: Relative residual at which an example stops iterating.
+        eta: Step size η.
+
+    References:
+        Holl et al. 2022, sections 2 and 3.6 (scale-invariant updates where no analytic inverse is known).
+    """
+    if iterations < 1 or damping < 0 or regularization < 0 or tolerance < 0:
+        raise ValueError(f"gauss_newton_krylov needs iterations >= 1 and damping, regularization, tolerance >= 0 but got "
+                         f"iterations={iterations}, damping={damping}, regularization={regularization}, tolerance={tolerance}.")
+    solve = traceable(lambda x, y_target: krylov.gauss_newton_step(forward, x, y_target, iterations, damping, regularization,
+                                                                   preconditioner, tolerance))
+
+    def update(x, *, y_target, y=None):
+        return eta * solve(x, y_target)[0]
     return update
 
 

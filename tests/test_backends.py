@@ -51,7 +51,7 @@ def test_jit_on_grid_matches_eager_on_every_backend(backend):
 @pytest.mark.parametrize('ext,expected', [
     (extrapolation.PERIODIC, {'x': 'periodic', 'y': 'periodic'}),
     (extrapolation.ZERO, {'x': 'zero', 'y': 'zero'}),
-    (extrapolation.ZERO_GRADIENT, {'x': 'other', 'y': 'other'}),
+    (extrapolation.ZERO_GRADIENT, {'x': 'zero_gradient', 'y': 'zero_gradient'}),
     (extrapolation.combine_sides(x=extrapolation.PERIODIC, y=extrapolation.ZERO), {'x': 'periodic', 'y': 'zero'}),
     (extrapolation.combine_sides(x=extrapolation.ZERO, y=(extrapolation.ZERO, extrapolation.ONE)), {'x': 'zero', 'y': 'other'}),
 ])

@@ -54,6 +54,7 @@ def forward(x: Field, diffusivity: Amount, time: Amount = 1.) -> Field:
     Returns:
         The temperature `y` at time `t`, a grid like `x`. Differentiable.
     """
+    check_amount(diffusivity, time)
     return diffuse.fourier(x, diffusivity, time)
 
 
@@ -64,6 +65,7 @@ def inverse(y: Field, diffusivity: Amount, time: Amount = 1.) -> Field:
     It amplifies noise by up to `exp(max ℓ_k)` and overflows (inf/NaN) once `ℓ_k` exceeds ≈ 88 in float32 or
     ≈ 709 in float64. Use `damped_inverse()` for anything but exact, low-frequency data.
     """
+    check_amount(diffusivity, time)
     return diffuse.fourier(y, diffusivity, -time)
 
 
@@ -104,6 +106,7 @@ def damped_inverse(y: Field, diffusivity: Amount, time: Amount = 1., noise: floa
     """
     if noise <= 0:
         raise ValueError(f"The noise level must be positive (the paper uses {NOISE}) but got noise={noise}.")
+    check_amount(diffusivity, time)
     decay = decay_exponents(y, diffusivity, time)
     spectrum = math.fft(y.values, y.shape.spatial)
     power = math.real(spectrum) ** 2 + math.imag(spectrum) ** 2  # a², cheaper than abs()
@@ -145,6 +148,7 @@ def inverse_update(diffusivity: Amount, time: Amount = 1.):
     Returns:
         An inverse update `update(x, *, y_target, y=None) -> Δx`.
     """
+    check_amount(diffusivity, time)
     return _residual_update(lambda r, y_target: inverse(r, diffusivity, time), diffusivity, time)
 
 
@@ -168,6 +172,8 @@ def damped_inverse_update(diffusivity: Amount, time: Amount = 1., noise: float =
     References:
         Holl et al., NeurIPS 2022, appendix B.3.
     """
+    check_amount(diffusivity, time)
+
     def invert(residual: Field, y_target: Field) -> Field:
         floor = rounding * machine_epsilon(y_target.values) * math.sqrt(math.sum(y_target.values ** 2, y_target.shape.spatial))
         return damped_inverse(residual, diffusivity, time, noise, signal, confidence, outlier_sigmas, floor)
@@ -186,3 +192,14 @@ def _residual_update(invert, diffusivity: Amount, time: Amount):
         return invert(y_target - y, y_target)
     return update
 
+
+def check_amount(diffusivity: Amount, time: Amount):
+    """Raises a `ValueError` if the diffusivity ν or the time t is negative (which would anti-diffuse).
+
+    Tensors are checked where their values are known (not inside a JIT trace).
+    """
+    for name, value in (('diffusivity', diffusivity), ('time', time)):
+        values = math.wrap(value)
+        if values.available and (values < 0).any:
+            raise ValueError(f"The heat equation needs {name} >= 0 but got {name}={value}: a negative ν·t runs diffusion "
+                             f"backwards. To undo diffusion use heat.inverse() or heat.damped_inverse() with positive ν and t.")
