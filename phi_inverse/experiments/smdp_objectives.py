@@ -69,8 +69,10 @@ class ScoreMatching:
     Attributes:
         sliced: SSM-VR with random projections `v` instead of the exact trace.
         projection: Distribution of `v`: `'gaussian'` (Song et al. 2019) or `'rademacher'`.
-        time_sampling: How training times are drawn (`scene.states`): `'uniform'` over time steps, or
-            `'log-uniform'`, which puts as many states near `t = 0`, where `g²·∇ₓ log p_t` is steep, as near `T`.
+        time_sampling: How training times are drawn (`scene.states`): `'uniform'` over time steps, `'log-uniform'`,
+            which puts as many states near `t = 0`, where `g²·∇ₓ log p_t` is steep, as near `T`, or `'mixed'`
+            (half each). Every positive time weighting has the same minimiser; what differs is how many updates
+            each time receives within the budget.
     """
     sliced: bool = False
     projection: str = 'gaussian'

@@ -10,12 +10,11 @@ SDE sampler; posterior metric `Q = 2·min(ρ₋₁, ρ₁)`.
 Methods: `multi-step` (window 10), `1-step`, `ism` (implicit score matching) and `ssm-vr` (sliced score matching
 with variance reduction), each evaluated with both samplers in one entry (`posterior_q_ode`, `posterior_q_sde`).
 
-Score matching learns `g²·∇ₓ log p_t`, whose slope `−g²/σ_t²` grows from about −2 at `t = 2` to −52 at `t = Δt`
-(branch width `σ_t` of the paths). Times drawn uniformly put 2 % of the states at `t ≤ 0.2`, too few for the
-network to learn that slope within the budget of the other methods; the reverse paths then end near ±0.8. Drawing
-times log-uniformly fixes it (`ScoreMatching.time_sampling`). Even the exact score cannot correct the Euler error of
-`P̃⁻¹` (the multi-step and 1-step losses learn it into `s_θ`): the probability-flow ODE with a score fitted to the
-data's branch moments ends at ±0.90, the reverse SDE at ±0.955.
+Score matching learns `g²·∇ₓ log p_t`, whose slope `−g²/σ_t²` (branch width `σ_t` of the paths, `σ_t² ≈ g²t`
+for small `t`) is steepest near `t = 0`, where uniformly drawn times put only 2 % of the states at `t ≤ 0.2`;
+`ScoreMatching.time_sampling` draws half of them log-uniformly instead. Unlike the multi-step and 1-step losses,
+score matching cannot learn the Euler error of `P̃⁻¹` into `s_θ`, so its reverse paths end short of ±1, the
+probability-flow ODE's most.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
