@@ -10,7 +10,6 @@ compiled for the grid) and, in the `--jit` rows, compiled as a whole.
 """
 import argparse
 
-from phi import math
 
 from phi_inverse.support import backends
 from phi_inverse.experiments.methods import start_training

@@ -8,7 +8,7 @@ from tests.test_demo import load_demo
 
 def test_toy_sde_demo_writes_q_per_method(tmp_path, ml_backend):
     toy = load_demo('toy_sde')
-    methods = 'multi-step,1-step,ism' if ml_backend.name == 'torch' else 'multi-step'  # 500 eager reverse steps per sampler
+    methods = 'multi-step,1-step,ism,ssm-vr' if ml_backend.name == 'torch' else 'multi-step,ssm-vr'  # 500 eager reverse steps per sampler
     toy.main(['--backend', ml_backend.name, '--steps', '2', '--eval-every', '2', '--batch', '32', '--test-size', '20',
               '--data-fraction', '0.01', '--methods', methods, '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
@@ -17,8 +17,23 @@ def test_toy_sde_demo_writes_q_per_method(tmp_path, ml_backend):
     for entry in metrics['methods'].values():
         assert set(entry['final']) >= {'posterior_q_ode', 'posterior_q_sde'} and any(k.startswith('posterior_q_ode_c') for k in entry['final'])
         assert entry['curve']['step'] == [0, 2] and all(0 <= q <= 1 for q in entry['final'].values())
+        assert entry['correction_factors'] == ({'ode': 1., 'sde': 1.} if entry['model'] == 'multi-step' else {'ode': .5, 'sde': 1.})
     assert metrics['figures'] == ['learning_curves.png', 'correction_field.png', 'trajectories.png', 'posterior_q.png']
     assert all((tmp_path / f).stat().st_size > 10_000 for f in metrics['figures'])
+
+
+def test_toy_sde_table_aggregates_seeds_beside_the_paper(tmp_path, torch_backend):
+    toy = load_demo('toy_sde')
+    toy.main(['--table', '--fractions', '0.01', '--seeds', '0,1', '--steps', '2', '--eval-every', '2', '--batch', '32',
+              '--test-size', '20', '--methods', 'ism', '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    cell = metrics['methods']['ism']['0.01']['posterior_q_sde']
+    runs = [json.loads((tmp_path / 'fraction-0.01' / f'seed-{s}' / 'metrics.json').read_text()) for s in (0, 1)]
+    values = [run['methods']['ism']['final']['posterior_q_sde'] for run in runs]
+    assert cell['values'] == values and cell['mean'] == pytest.approx(sum(values) / 2) and cell['paper_mean'] == .52
+    assert [run['config']['seed'] for run in runs] == [0, 1] and metrics['correction_factors']['ism'] == {'ode': .5, 'sde': 1.}
+    table = (tmp_path / 'table.rst').read_text()
+    assert '(0.52 ± 0.22)' in table and '(0.01 ± 0.01)' in table
 
 
 def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend):

@@ -1,10 +1,12 @@
-"""The SMDP objectives (SMDP paper, section 3): multi-step and 1-step losses, implicit score matching, supervised.
+"""The SMDP objectives (SMDP paper, section 3): multi-step and 1-step losses, implicit and sliced score matching,
+supervised.
 
 Each objective calls hooks of the scene it trains on:
 
 * `MultiStep`: `scene.correction_network()`, `scene.multi_step_loss(net, reverse_physics)` and
   `scene.windows(size, count, seed)`;
-* `ScoreMatching`: `scene.correction_network()`, `scene.score_matching_loss(net)` and `scene.states(count, seed)`;
+* `ScoreMatching`: `scene.correction_network()`, `scene.score_matching_loss(net, sliced)` and
+  `scene.states(count, seed, time_sampling)`;
 * `Supervised`: `scene.supervised_network()`, `scene.supervised_loss(net)` and `scene.pairs(count, seed)`.
 
 The samplers' correction factors follow from the objective (`trained_with`), so that a scene never sets `C` by hand.
@@ -12,7 +14,13 @@ The samplers' correction factors follow from the objective (`trained_with`), so 
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+from phi import math
+from phi.math import Tensor
+
 from .. import smdp
+
+PROJECTION_STREAM = 7
 
 
 @dataclass(frozen=True)
@@ -52,17 +60,48 @@ class MultiStep:
 
 @dataclass(frozen=True)
 class ScoreMatching:
-    """Implicit score matching of single states drawn over all training times (SMDP paper, Table 1, "ISM")."""
+    """Score matching of single states drawn over all training times (SMDP paper, Table 1, "ISM" and "SSM-VR").
+
+    The loss `E[g²·tr ∂s_θ/∂x + ½‖s_θ‖²]` (implicit) or `E_v[g²·vᵀ(∂s_θ/∂x)v + ½‖s_θ‖²]` (sliced, variance reduced)
+    is minimised by `s_θ = g²·∇ₓ log p_t` (`phi_inverse.smdp.score_matching`), what the 1-step loss learns, so the
+    samplers use `C_ode = ½` and `C_sde = 1`.
+
+    Attributes:
+        sliced: SSM-VR with random projections `v` instead of the exact trace.
+        projection: Distribution of `v`: `'gaussian'` (Song et al. 2019) or `'rademacher'`.
+        time_sampling: How training times are drawn (`scene.states`): `'uniform'` over time steps, `'log-uniform'`,
+            which puts as many states near `t = 0`, where `g²·∇ₓ log p_t` is steep, as near `T`, or `'mixed'`
+            (half each). Every positive time weighting has the same minimiser; what differs is how many updates
+            each time receives within the budget.
+    """
+    sliced: bool = False
+    projection: str = 'gaussian'
+    time_sampling: str = 'mixed'
+
     trained_with = smdp.ISM
 
     def network(self, scene):
         return scene.correction_network()
 
     def loss(self, scene, net) -> Callable:
-        return scene.score_matching_loss(net)
+        return scene.score_matching_loss(net, self.sliced)
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
-        return lambda i, seed: scene.states(size, seed)
+        def data(i: int, seed: int) -> tuple:
+            x, t = scene.states(size, seed, self.time_sampling)
+            return (x, t, self.projections(x, seed)) if self.sliced else (x, t)
+        return data
+
+    def projections(self, x: Tensor, seed: int) -> Tensor:
+        """Random `v` shaped like `x` with `E[vvᵀ] = I`, drawn from `seed` (outside compiled code)."""
+        rng = np.random.default_rng([seed, PROJECTION_STREAM])
+        if self.projection == 'gaussian':
+            values = rng.standard_normal(x.shape.sizes)
+        elif self.projection == 'rademacher':
+            values = rng.choice([-1., 1.], x.shape.sizes)
+        else:
+            raise ValueError(f"projection must be 'gaussian' or 'rademacher' but got '{self.projection}'.")
+        return math.tensor(values.astype(np.float32), x.shape)
 
 
 @dataclass(frozen=True)

@@ -13,3 +13,4 @@ Three layers, each using only the one below:
 from .reverse import reverse_step, euler, heun, negated_increment, no_physics
 from .losses import one_step_loss, multi_step_loss, WindowCurriculum, jitter_times, add_training_noise, TrainingLoss, ONE_STEP, MULTI_STEP, ISM
 from .samplers import reverse_sde, probability_flow, langevin, score_of, sample
+from .score_matching import implicit_score_matching, sliced_score_matching, divergence, directional_derivative, default_derivative
