@@ -14,7 +14,7 @@ from phi.math import Tensor
 
 
 def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
-    """Plots `metric` of every method against training steps and against wall time (log scale).
+    """Plots `metric` of every method against training steps and against wall time (log scale where positive).
 
     Args:
         metrics: A `metrics.json` dictionary.
@@ -25,14 +25,16 @@ def learning_curves(metrics: dict, path: str, metric: str = 'x_mae') -> str:
         `path`.
     """
     fig, (by_step, by_time) = subplots(1, 2, figsize=(11, 4), sharey=True)
+    values = []
     for name, entry in metrics['methods'].items():
         curve = entry.get('curve', {})
         if metric not in curve:
             continue
         by_step.plot(curve['step'], curve[metric], label=name)
         by_time.plot(curve['wall_time'], curve[metric], label=name)
+        values += curve[metric]
     for axis, label in ((by_step, 'training step'), (by_time, 'training wall time [s]')):
-        axis.set_yscale('log')
+        axis.set_yscale('log' if values and min(values) > 0 else 'linear')
         axis.set_xlabel(label)
         axis.grid(True, which='both', alpha=.3)
     by_step.set_ylabel(metric)
