@@ -6,8 +6,8 @@ For `L(x) = ½‖P(x) − y*‖²` the Gauss–Newton step with Levenberg dampin
 
 with the Jacobian `J = ∂P/∂x` at `x`. `J` is never formed: `Jv` and `Jᵀw` come from automatic differentiation
 (`phi_inverse.support.autodiff.linearize`, one forward pass for all products), and the system is solved by
-preconditioned CGLS, i.e. conjugate gradients on the normal equations evaluated as `Jᵀ(J p)`, which is more
-accurate in float32 than forming the normal-equation residual. Every example of a batch is solved on its own:
+preconditioned CGLS: conjugate gradients on the normal equations that update the residual in observation space
+and apply `Jᵀ` to it, the numerically stable variant. Every example of a batch is solved on its own:
 step sizes and inner products are reduced over the non-batch dimensions only, and an example whose residual has
 dropped below the tolerance stops moving while the others continue. The iteration count is fixed, so the solve
 traces into `math.jit_compile`.
@@ -18,7 +18,7 @@ rescaled, and the step stays invariant to both scales, the property SIP needs (H
 
 References:
     Holl, Koltun, Thuerey, "Scale-invariant Learning by Physics Inversion", NeurIPS 2022, sections 2, 3.6.
-    Björck, "Numerical Methods for Least Squares Problems", SIAM 1996, section 7.4 (CGLS, preconditioned CGLS).
+    Björck, "Numerical Methods for Least Squares Problems", SIAM 1996, chapter 7 (CGLS and its preconditioning).
 """
 from typing import Callable, Optional, Tuple
 

@@ -44,14 +44,21 @@ def test_advection_diffusion_conserves_the_total_concentration():
     np.testing.assert_allclose(field.mean(data.y).numpy('batch'), field.mean(data.x).numpy('batch'), atol=1e-5)
 
 
-@pytest.mark.parametrize('simulation', SIMULATIONS)
-def test_generic_update_moves_a_guess_towards_the_truth(ml_backend, simulation):
+def moves_towards_the_truth(simulation: str, factor: float):
     scene = OwnSimulationScene.for_simulation(simulation, res=8)
     data = scene.sample(2, 4)
     guess = .5 * data.x
     dx = scene.update(guess, y_target=data.y)
     before, after = mean_abs_error(guess, data.x).numpy('batch'), mean_abs_error(guess + dx, data.x).numpy('batch')
-    assert np.all(after < .7 * before), (before, after)
+    assert np.all(after < factor * before), (before, after)
+
+
+def test_generic_update_moves_a_guess_towards_the_truth(ml_backend):
+    moves_towards_the_truth('advection_diffusion', .65)
+
+
+def test_generic_update_moves_a_burgers_guess_towards_the_truth(torch_backend):
+    moves_towards_the_truth('burgers', .8)
 
 
 def test_demo_writes_metrics_and_figures(tmp_path, torch_backend):
@@ -67,13 +74,14 @@ def test_demo_writes_metrics_and_figures(tmp_path, torch_backend):
 
 
 @pytest.mark.parametrize('backend_name', ['tensorflow', 'jax'])
-def test_demo_trains_burgers_compiled_on_other_backends(tmp_path, backend_name):
+def test_demo_trains_compiled_on_other_backends(tmp_path, backend_name):
     pytest.importorskip(backend_name)
     demo = load_demo('own_simulation')
-    demo.main(['--simulation', 'burgers', '--backend', backend_name, '--jit', '--steps', '1', '--eval-every', '1', '--res', '8',
-               '--batch', '2', '--test-size', '2', '--methods', 'sip', '--out', str(tmp_path)])
+    demo.main(['--simulation', 'burgers', '--iterations', '1', '--backend', backend_name, '--jit', '--steps', '1', '--eval-every', '1',
+               '--res', '8', '--batch', '2', '--test-size', '2', '--methods', 'sip', '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert metrics['scene'] == 'burgers' and metrics['backend'] == backend_name and metrics['config']['jit']
+    assert metrics['config']['iterations'] == 1
     assert np.isfinite(metrics['methods']['sip']['final']['x_mae'])
 
 

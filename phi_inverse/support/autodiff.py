@@ -12,7 +12,7 @@ backend's own autodiff and returns `Jv` and `Jᵀw` as functions that reuse that
 
 `x` and `f(x)` may be Tensors or Fields (centred or staggered) with any dimensions.
 
-PyTorch's tracer cannot record `torch.func` transforms, so inside PhiML's PyTorch JIT a function that linearises
+PyTorch's tracer cannot record `torch.autograd.grad`, so inside PhiML's PyTorch JIT a function that linearises
 must run as one opaque operation, `traceable()`; JAX and TensorFlow trace it like any other code.
 """
 import copy
@@ -149,7 +149,6 @@ def _tensorflow(f, x: tuple) -> Tuple[tuple, Callable, Callable]:
 _LINEARIZE = {'jax': _jax, 'torch': _torch, 'tensorflow': _tensorflow}
 
 
-
 def traceable(f: Callable[..., Tuple[Value, ...]]) -> Callable[..., Tuple[Value, ...]]:
     """`f`, a function of Fields/Tensors returning a tuple of them, made callable inside PhiML's PyTorch JIT.
 
@@ -172,6 +171,7 @@ class _EagerInTorchTrace:
     def __init__(self, f: Callable):
         self.f = f
         self.out_layouts: List[Layout] = []
+        self.replayed_layouts: List[Layout] = []
 
     def __call__(self, *args):
         jit_calls = _torch_jit_calls(args[0])

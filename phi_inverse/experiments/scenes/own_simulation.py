@@ -8,9 +8,9 @@
 
 Both live on a periodic grid of unit cells, `dt = 1`. Data: `x*` is PhiFlow `Noise` normalised per example (and
 component) to mean 0 and standard deviation `amplitude`. Network: U-net with 3 levels and 16 filters. SIP uses
-`updates.gauss_newton_krylov`, which knows nothing about the simulation but its code, preconditioned by the inverse
-of the diffusion the simulation contains (`krylov.spectral_preconditioner`) and regularised towards zero, which
-removes what the network predicts in the components diffusion has erased.
+`updates.gauss_newton_krylov`, which knows nothing about the simulation but its code, regularised towards zero,
+which removes what the network predicts in the components diffusion has erased, and for advection–diffusion
+preconditioned by the inverse of the diffusion the simulation contains (`krylov.spectral_preconditioner`).
 """
 from typing import Dict
 
@@ -30,10 +30,12 @@ from .sip_scene import PHYSICS, SIP, Batch, SIPScene
 
 SIMULATIONS = ('advection_diffusion', 'burgers')
 DEFAULTS = {
-    'advection_diffusion': dict(diffusivity=.5, speed=1., flow='uniform', amplitude=1.),
-    'burgers': dict(diffusivity=.5, amplitude=.5),
+    'advection_diffusion': dict(diffusivity=.5, speed=1., flow='uniform', amplitude=1., iterations=2, preconditioned=True, floor=1e-3,
+                                regularization=1e-3),
+    'burgers': dict(diffusivity=.5, amplitude=.5, iterations=4, preconditioned=False, regularization=1e-3),
 }
-"""Physics of each simulation; the Krylov settings are shared (`OwnSimulationScene.__init__`)."""
+"""Physics and Krylov settings of each simulation. Burgers' Jacobian also advects by the velocity perturbation,
+which the diffusion preconditioner knows nothing about: preconditioned, its Gauss–Newton steps overshoot."""
 
 
 class OwnSimulationScene(SIPScene):
