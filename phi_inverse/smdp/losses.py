@@ -17,9 +17,8 @@ from phi import math
 from phi.field import Field
 from phi.math import Tensor
 
-from ..metrics import values_of
 from ..physics import TIME
-from .reverse import ReverseStep
+from .reverse import ReverseStep, map_values, value_leaves
 
 X = TypeVar('X', Tensor, Field)
 
@@ -59,8 +58,8 @@ ISM = TrainingLoss('ism', 'g²·∇ₓ log p_t when s_θ/g² is fitted to the sc
 
 
 def squared_norm(value) -> Tensor:
-    """`‖v‖²` per example: the sum over all non-batch dimensions of `v²`."""
-    return math.sum(values_of(value) ** 2, dim=lambda s: s.non_batch)
+    """`‖v‖²` per example: the sum over all non-batch dimensions of `v²` (over all components of a dataclass state)."""
+    return sum(math.sum(leaf ** 2, dim=lambda s: s.non_batch) for leaf in value_leaves(value))
 
 
 def one_step_loss(step: ReverseStep, x_prev: X, x: X, t: Tensor, dt: Tensor) -> Tensor:
@@ -150,6 +149,4 @@ def jitter_times(times: Tensor, dt: float) -> Tensor:
 def add_training_noise(states: X, sigma: float) -> X:
     """`x + σ·z` with `z ~ N(0, I)`: for deterministic data (`g = 0`), so that `s_θ` learns a score of the perturbed
     states, as in denoising score matching (paper appendix A.3 uses `σ = √Δt`). Call outside JIT-compiled code."""
-    values = values_of(states)
-    noise = sigma * math.random_normal(values.shape)
-    return states.with_values(values + noise) if isinstance(states, Field) else values + noise
+    return map_values(lambda values: values + sigma * math.random_normal(values.shape), states)

@@ -15,11 +15,15 @@ Contracts (states `x` are Tensors or Fields with batch dimensions; `t`, `Δt` br
 * `Correction(x, t) -> s`: the learned correction, shaped like `x`;
 * `ReverseStep(x, t, dt) -> x_prev`: the two combined.
 
+A state may also be a dataclass of Fields and Tensors (e.g. marker and velocity of a flow) that supports `+`, `−`
+and multiplication by numbers; `map_values` and `value_leaves` reach its value tensors.
+
 References:
     Holzschuh, Vegetti, Thuerey, "Solving Inverse Physics Problems with Score Matching", NeurIPS 2023,
     section 3.1, equation (2).
 """
-from typing import Callable, TypeVar, Union
+import dataclasses
+from typing import Callable, List, TypeVar, Union
 
 from phi.field import Field
 from phi.math import Tensor
@@ -89,3 +93,23 @@ def negated_increment(forward_step: Callable[[X, Tensor], X]) -> ReversePhysics:
 def no_physics(x: X, t: Tensor, dt: Tensor) -> X:
     """`P̃⁻¹_dt(x) = x`: the correction alone has to learn the whole reverse dynamics (the paper's "s_θ only")."""
     return x
+
+
+def map_values(function: Callable[[Tensor], Tensor], x):
+    """`function` applied to every value tensor of `x`: a Tensor, a Field, or a dataclass, tuple or list of them."""
+    if isinstance(x, Tensor):
+        return function(x)
+    if isinstance(x, Field):
+        return x.with_values(function(x.values))
+    if dataclasses.is_dataclass(x):
+        return dataclasses.replace(x, **{f.name: map_values(function, getattr(x, f.name)) for f in dataclasses.fields(x)})
+    if isinstance(x, (tuple, list)):
+        return type(x)(map_values(function, item) for item in x)
+    raise TypeError(f"Expected a Tensor, Field or a dataclass/tuple of them but got {type(x).__name__}.")
+
+
+def value_leaves(x) -> List[Tensor]:
+    """The value tensors of `x` (see `map_values`), in order."""
+    leaves = []
+    map_values(lambda value: leaves.append(value) or value, x)
+    return leaves

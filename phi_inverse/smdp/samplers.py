@@ -50,10 +50,9 @@ from phi import math
 from phi.field import Field
 from phi.math import Tensor
 
-from ..metrics import values_of
 from ..physics import TIME
 from .losses import TrainingLoss
-from .reverse import Correction, ReversePhysics, reverse_step
+from .reverse import Correction, ReversePhysics, map_values, reverse_step
 
 SAMPLE = 'sample'
 X = TypeVar('X', Tensor, Field)
@@ -179,9 +178,8 @@ def _evaluate(diffusion: Diffusion, t: Tensor):
 
 
 def _normal_like(x: X) -> X:
-    noise = math.random_normal(values_of(x).shape)
-    return x.with_values(noise) if isinstance(x, Field) else noise
+    return map_values(lambda values: math.random_normal(values.shape), x)
 
 
 def _expand(x: X, shape) -> X:
-    return x.with_values(math.expand(x.values, shape)) if isinstance(x, Field) else math.expand(x, shape)
+    return map_values(lambda values: math.expand(values, shape), x)
