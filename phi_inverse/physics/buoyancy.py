@@ -42,6 +42,8 @@ TIME_STEP = .01
 """`Δt` of the paper; one PhiFlow step of `dt = 1` in domain units."""
 OBSTACLE = 'obstacle'
 Obstacles = Tuple[Geometry, ...]
+SMOKE_BOUNDARY = extrapolation.ZERO_GRADIENT
+VELOCITY_BOUNDARY = extrapolation.ZERO
 SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0)
 """The pressure solve. The closed box makes the pressure unique up to a constant; PhiML's augmented system for that
 null space stops CG with `Diverged` once obstacles are present, while the plain singular system converges."""
@@ -55,6 +57,11 @@ class FlowState:
     samplers treat it like one Field."""
     smoke: CenteredGrid
     velocity: StaggeredGrid
+
+    @property
+    def shape(self) -> math.Shape:
+        """The marker's shape with the batch dimensions of both components."""
+        return self.smoke.shape & self.velocity.shape.batch
 
     def _combine(self, other, operation) -> 'FlowState':
         if isinstance(other, FlowState):
@@ -88,8 +95,8 @@ class FlowState:
 
 def empty_state(resolution: int, shape: math.Shape = math.EMPTY_SHAPE) -> FlowState:
     """No marker, no flow, on `resolution²` cells of `DOMAIN`, with batch dimensions `shape`."""
-    smoke = CenteredGrid(math.zeros(shape), extrapolation.ZERO_GRADIENT, DOMAIN, x=resolution, y=resolution)
-    velocity = StaggeredGrid(math.zeros(shape), extrapolation.ZERO, DOMAIN, x=resolution, y=resolution)
+    smoke = CenteredGrid(math.zeros(shape), SMOKE_BOUNDARY, DOMAIN, x=resolution, y=resolution)
+    velocity = StaggeredGrid(math.zeros(shape), VELOCITY_BOUNDARY, DOMAIN, x=resolution, y=resolution)
     return FlowState(smoke, velocity)
 
 
@@ -119,30 +126,67 @@ def obstacle_mask(geometries: Obstacles, like: CenteredGrid) -> CenteredGrid:
     return like.with_values(math.minimum(inside, 1))
 
 
+def _project(velocity: StaggeredGrid, geometry: Obstacles, solve: Solve) -> StaggeredGrid:
+    return fluid.make_incompressible(velocity, geometry, solve)[0]
+
+
+def _project_gradient(inputs: dict, projected: StaggeredGrid, gradient: StaggeredGrid) -> dict:
+    return {'velocity': fluid.make_incompressible(gradient, inputs['geometry'], inputs['solve'])[0]}
+
+
+project = math.custom_gradient(_project, _project_gradient, auxiliary_args='geometry,solve')
+"""`v − ∇p` with `∇·v = 0` around the obstacles. The projection is orthogonal (self-adjoint on the faces of a
+uniform grid), so its vector-Jacobian product is the projection of the incoming gradient; PhiFlow's own gradient of
+the batched, obstacle-dependent solve fails to assemble its transposed matrix."""
+
+
 def step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor], dt: Union[float, Tensor] = TIME_STEP,
-         solve: Solve = SOLVE) -> FlowState:
-    """One forward step from `t` to `t + Δt` (module docstring); `t` and `Δt` may vary along batch dimensions."""
+         solve: Solve = SOLVE, differentiable: bool = True) -> FlowState:
+    """One forward step from `t` to `t + Δt` (module docstring); `t` and `Δt` may vary along batch dimensions.
+
+    `differentiable=False` uses PhiFlow's projection without the custom gradient of `project` (for compiled code
+    that is not differentiated)."""
     steps = dt / TIME_STEP
     mask = obstacle_mask(geometry, state.smoke)
     active = math.to_float(t < INFLOW_END - 1e-6)
     smoke = (advect.mac_cormack(state.smoke, state.velocity, steps) + active * inflow(state.smoke)) * (1 - mask)
     buoyancy = field.resample(smoke * BUOYANCY, to=state.velocity)
     velocity = advect.semi_lagrangian(state.velocity, state.velocity, steps) + buoyancy * steps
-    velocity, _ = fluid.make_incompressible(velocity, geometry, solve)
+    velocity = (project if differentiable else _project)(velocity, geometry, solve)
     return FlowState(smoke, velocity)
 
 
 def reverse_step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor], dt: Union[float, Tensor] = TIME_STEP,
-                 solve: Solve = SOLVE) -> FlowState:
+                 solve: Solve = SOLVE, differentiable: bool = True) -> FlowState:
     """`P̃⁻¹`: from `t` back to `t − Δt` with the forward operators and `−Δt` (module docstring)."""
     steps = dt / TIME_STEP
     mask = obstacle_mask(geometry, state.smoke)
     active = math.to_float(t - dt < INFLOW_END - 1e-6)
     buoyancy = field.resample(state.smoke * BUOYANCY, to=state.velocity)
     velocity = advect.semi_lagrangian(state.velocity - buoyancy * steps, state.velocity, -steps)
-    velocity, _ = fluid.make_incompressible(velocity, geometry, solve)
+    velocity = (project if differentiable else _project)(velocity, geometry, solve)
     smoke = advect.mac_cormack(state.smoke - active * inflow(state.smoke), state.velocity, -steps) * (1 - mask)
     return FlowState(smoke, velocity)
+
+
+@math.jit_compile
+def _compiled_step(state: FlowState, box_lower, box_upper, sphere_center, sphere_radius, t) -> FlowState:
+    return step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, differentiable=False)
+
+
+@math.jit_compile
+def _compiled_reverse_step(state: FlowState, box_lower, box_upper, sphere_center, sphere_radius, t) -> FlowState:
+    return reverse_step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, differentiable=False)
+
+
+def compiled_step(state: FlowState, parameters: Sequence[Tensor], t: Tensor) -> FlowState:
+    """`step` by `TIME_STEP`, JIT-compiled, with obstacles given by the parameters of `obstacles`."""
+    return _compiled_step(state, *parameters, t)
+
+
+def compiled_reverse_step(state: FlowState, parameters: Sequence[Tensor], t: Tensor) -> FlowState:
+    """`reverse_step` by `TIME_STEP`, JIT-compiled, with obstacles given by the parameters of `obstacles`."""
+    return _compiled_reverse_step(state, *parameters, t)
 
 
 def simulate(state: FlowState, geometry: Obstacles, steps: int, start_time: float = 0., dt: float = TIME_STEP,
