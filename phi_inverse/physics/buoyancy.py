@@ -45,6 +45,10 @@ Obstacles = Tuple[Geometry, ...]
 SMOKE_BOUNDARY = extrapolation.ZERO_GRADIENT
 VELOCITY_BOUNDARY = extrapolation.ZERO
 SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0)
+REVERSE_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0,
+                      suppress=(math.Diverged, math.NotConverged))
+"""The pressure solve of `P̃⁻¹`, whose inputs (reconstructions, noisy training states) need not be physical: it keeps
+the last CG iterate instead of raising."""
 """The pressure solve. The closed box makes the pressure unique up to a constant; PhiML's augmented system for that
 null space stops CG with `Diverged` once obstacles are present, while the plain singular system converges."""
 
@@ -157,7 +161,7 @@ def step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor], dt: Uni
 
 
 def reverse_step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor], dt: Union[float, Tensor] = TIME_STEP,
-                 solve: Solve = SOLVE, differentiable: bool = True) -> FlowState:
+                 solve: Solve = REVERSE_SOLVE, differentiable: bool = True) -> FlowState:
     """`P̃⁻¹`: from `t` back to `t − Δt` with the forward operators and `−Δt` (module docstring)."""
     steps = dt / TIME_STEP
     mask = obstacle_mask(geometry, state.smoke)
@@ -171,12 +175,12 @@ def reverse_step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor],
 
 @math.jit_compile
 def _compiled_step(state: FlowState, box_lower, box_upper, sphere_center, sphere_radius, t) -> FlowState:
-    return step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, differentiable=False)
+    return step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, solve=REVERSE_SOLVE, differentiable=False)
 
 
 @math.jit_compile
 def _compiled_reverse_step(state: FlowState, box_lower, box_upper, sphere_center, sphere_radius, t) -> FlowState:
-    return reverse_step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, differentiable=False)
+    return reverse_step(state, obstacles(box_lower, box_upper, sphere_center, sphere_radius), t, solve=REVERSE_SOLVE, differentiable=False)
 
 
 def compiled_step(state: FlowState, parameters: Sequence[Tensor], t: Tensor) -> FlowState:
@@ -200,5 +204,6 @@ def simulate(state: FlowState, geometry: Obstacles, steps: int, start_time: floa
 
 def kinetic_energy(velocity: StaggeredGrid) -> Tensor:
     """`½Σ v²·dx·dy` over all faces, per example."""
-    return .5 * math.sum(velocity.values ** 2, velocity.shape.non_batch) * math.prod(velocity.dx, 'vector')
+    squares = [math.sum(velocity.values[{'~vector': d}] ** 2, 'x,y') for d in 'xy']
+    return .5 * sum(squares) * float(math.prod(velocity.dx, 'vector').max)
 

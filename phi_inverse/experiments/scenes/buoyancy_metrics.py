@@ -47,7 +47,7 @@ def lbfgs_reconstruction(initial: buoyancy.FlowState, observation: buoyancy.Flow
     start_time = float(times[{TIME: 0}])
 
     def loss(x: buoyancy.FlowState) -> Tensor:
-        end = buoyancy.simulate(x, geometry, steps, start_time)[-1]
+        end = buoyancy.simulate(x, geometry, steps, start_time, solve=buoyancy.REVERSE_SOLVE)[-1]
         return math.sum(math.sum((end.smoke.values - observation.smoke.values) ** 2, 'x,y')) + \
             math.sum(math.sum((end.velocity.values - observation.velocity.values) ** 2, end.velocity.shape.non_batch))
     solve = math.Solve('L-BFGS-B', 0, 1e-8, max_iterations=iterations, x0=initial, suppress=(math.NotConverged, math.Diverged))
