@@ -10,6 +10,14 @@ from phi_inverse.support import backends
 RESOLUTION = 16
 
 
+@pytest.fixture(params=['torch', 'jax'])
+def backend(request):
+    """PyTorch and JAX, as the context backend of the test (PhiFlow's grid code is the same on every backend)."""
+    pytest.importorskip(request.param)
+    with backends.get(request.param) as selected:
+        yield selected
+
+
 def obstacle_parameters(examples: int = 1):
     """One box at x ∈ [10, 30], y ∈ [60, 72] and one sphere at (75, 75), r = 10, per example."""
     def tensor(value, *dims):
@@ -81,8 +89,8 @@ def test_projection_removes_energy_and_divergence(backend):
     projected = buoyancy.project(velocity, geometry, buoyancy.SOLVE)
     before, after = buoyancy.kinetic_energy(velocity), buoyancy.kinetic_energy(projected)
     assert np.all(after.numpy('examples') < .9 * before.numpy('examples'))
-    again = buoyancy.project(projected, geometry, buoyancy.SOLVE)
-    math.assert_close(buoyancy.kinetic_energy(again), after, rel_tolerance=1e-3)
+    again = buoyancy.kinetic_energy(buoyancy.project(projected, geometry, buoyancy.SOLVE))
+    assert np.all(again.numpy('examples') <= after.numpy('examples') * (1 + 1e-4))
     fluid = 1 - buoyancy.obstacle_mask(geometry, state.smoke).values
     divergence = field.divergence(projected).values * _eroded(fluid)
     assert float(math.max(abs(divergence), divergence.shape)) < 1e-3
