@@ -45,10 +45,10 @@ Obstacles = Tuple[Geometry, ...]
 SMOKE_BOUNDARY = extrapolation.ZERO_GRADIENT
 VELOCITY_BOUNDARY = extrapolation.ZERO
 SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0)
-REVERSE_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0,
+REVERSE_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=100, rank_deficiency=0,
                       suppress=(math.Diverged, math.NotConverged))
-"""The pressure solve of `P̃⁻¹`, whose inputs (reconstructions, noisy training states) need not be physical: it keeps
-the last CG iterate instead of raising."""
+"""The pressure solve of `P̃⁻¹`, whose inputs (reconstructions, noisy training states) need not be physical: at most
+100 CG iterations, keeping the last iterate instead of raising."""
 """The pressure solve. The closed box makes the pressure unique up to a constant; PhiML's augmented system for that
 null space stops CG with `Diverged` once obstacles are present, while the plain singular system converges."""
 
