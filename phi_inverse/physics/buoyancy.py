@@ -144,6 +144,13 @@ uniform grid), so its vector-Jacobian product is the projection of the incoming 
 the batched, obstacle-dependent solve fails to assemble its transposed matrix."""
 
 
+def forget_projection_traces():
+    """Drops the traces `project` keeps for its gradient. PhiML keeps one per eager call, and each call compares its
+    arguments against all kept traces; call this between training steps, once the gradients are computed."""
+    project.traces.clear()
+    project.recorded_mappings.clear()
+
+
 def step(state: FlowState, geometry: Obstacles, t: Union[float, Tensor], dt: Union[float, Tensor] = TIME_STEP,
          solve: Solve = SOLVE, differentiable: bool = True) -> FlowState:
     """One forward step from `t` to `t + Δt` (module docstring); `t` and `Δt` may vary along batch dimensions.

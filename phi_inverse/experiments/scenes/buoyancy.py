@@ -135,6 +135,7 @@ class BuoyancyScene(Scene):
         """The multi-step loss, mean over a batch of windows."""
         def loss(window, times, box_lower, box_upper, sphere_center, sphere_radius) -> Tensor:
             parameters = (box_lower, box_upper, sphere_center, sphere_radius)
+            buoyancy.forget_projection_traces()
             step = smdp.reverse_step(self.physics(parameters, reverse_physics), self.correction(net, parameters))
             return math.mean(smdp.multi_step_loss(step, window, times), EXAMPLES)
         return loss

@@ -47,6 +47,7 @@ def lbfgs_reconstruction(initial: buoyancy.FlowState, observation: buoyancy.Flow
     start_time = float(times[{TIME: 0}])
 
     def loss(x: buoyancy.FlowState) -> Tensor:
+        buoyancy.forget_projection_traces()
         end = buoyancy.simulate(x, geometry, steps, start_time, solve=buoyancy.REVERSE_SOLVE)[-1]
         return math.sum(math.sum((end.smoke.values - observation.smoke.values) ** 2, 'x,y')) + \
             math.sum(math.sum((end.velocity.values - observation.velocity.values) ** 2, end.velocity.shape.non_batch))
