@@ -4,7 +4,8 @@ Obstacles follow the SMDP authors' generator (1–2 boxes and 1–2 spheres per 
 `x ∈ U{1..100}, y ∈ U{50..100}` extended in one of four directions by a length `U{10..100}` and a thickness
 `U{5..12}`; a sphere centre `x ∈ U{1..100}, y ∈ U{50..100}` with radius `U{5..12}`. Boxes that would touch the
 inflow region are drawn again. A simulation runs from `t = 0` to `t = 0.65` (65 steps); the frames from
-`t = 0.35` on are kept. Simulations with non-finite values (a failed pressure solve) are drawn again.
+`t = 0.35` on are kept. Simulations with non-finite values or speeds above `MAX_SPEED` (a failed pressure solve,
+which the tolerant solve of the compiled step lets through) are drawn again.
 """
 from typing import Dict, Tuple
 
