@@ -77,6 +77,7 @@ class ScoreMatching:
     sliced: bool = False
     projection: str = 'gaussian'
     time_sampling: str = 'mixed'
+    weighting: str = 'none'
 
     trained_with = smdp.ISM
 
@@ -84,7 +85,7 @@ class ScoreMatching:
         return scene.correction_network()
 
     def loss(self, scene, net) -> Callable:
-        return scene.score_matching_loss(net, self.sliced)
+        return scene.score_matching_loss(net, self.sliced, self.weighting)
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
         def data(i: int, seed: int) -> tuple:
