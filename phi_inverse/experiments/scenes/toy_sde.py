@@ -38,6 +38,7 @@ from .base import Scene
 EXAMPLES = 'examples'
 CENTRAL_STEP = 1e-4
 TIME_SAMPLINGS = {'uniform': 0., 'mixed': .5, 'log-uniform': 1.}  # share of log-uniform times
+WEIGHTING_POWERS = {'none': 0., 'std': .5, 'variance': 1.}  # λ(t) = σ_t^(2·power)
 STATE_SCALE = .1
 
 
@@ -174,8 +175,8 @@ class ToySDEScene(Scene):
         along `x` enters, none along `t`.
 
         Args:
-            weighting: `'none'` (`λ = 1`) or `'variance'`: `λ(t) ∝ σ_t²`, the variance of the paths about their mode
-                at `t` (Song et al. 2021 weight by the perturbation variance). The loss terms then scale alike at all
+            weighting: `'none'` (`λ = 1`), `'variance'`: `λ(t) ∝ σ_t²`, the variance of the paths about their mode
+                at `t` (Song et al. 2021 weight by the perturbation variance), or `'std'`: `λ(t) ∝ σ_t`. The loss terms then scale alike at all
                 times, instead of the steep scores near `t = 0` drowning the flat ones near `T`, where the paths
                 choose their mode.
 
@@ -194,12 +195,12 @@ class ToySDEScene(Scene):
         return sliced_loss if sliced else implicit
 
     def _time_weight(self, weighting: str) -> Callable[[Tensor], Tensor]:
+        if weighting not in WEIGHTING_POWERS:
+            raise ValueError(f"weighting must be one of {tuple(WEIGHTING_POWERS)} but got '{weighting}'.")
         if weighting == 'none':
             return lambda t: 1.
-        if weighting != 'variance':
-            raise ValueError(f"weighting must be 'none' or 'variance' but got '{weighting}'.")
-        variance = np.var(np.abs(self.paths), axis=0)
-        table = math.tensor((variance / variance[1:].mean()).astype(np.float32), batch(TIME))
+        weight = np.var(np.abs(self.paths), axis=0) ** WEIGHTING_POWERS[weighting]
+        table = math.tensor((weight / weight[1:].mean()).astype(np.float32), batch(TIME))
         return lambda t: table[{TIME: math.to_int32(math.round(t / self.dt))}]
 
     def test_set(self, size: int, seed: int) -> Tensor:
