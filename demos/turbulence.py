@@ -6,7 +6,7 @@
     python demos/turbulence.py --backend jax --methods surrogate-only,smdp-ode
 
 The surrogate `P̃⁻¹` (method `surrogate-only`) is trained first; `smdp` trains `s_θ` on top of it, frozen, so it
-must come after `surrogate-only` in `--methods` (a missing surrogate is added in front). Data are simulated once
+is trained after `surrogate-only`, which is moved (or added) to the front of `--methods`. Data are simulated once
 and cached (`$PHI_INVERSE_CACHE`, default `~/.cache/phi_inverse`).
 """
 import os
@@ -38,8 +38,8 @@ def main(argv=None):
     parser.add_argument('--filters', type=int, help=f"U-net channels of s_θ (default {DEFAULTS['filters']})")
     parser.add_argument('--end-time', type=float, default=10., help='T, recorded every 1 (paper: 10)')
     args = parse(parser, argv, 'turbulence')
-    if any(m.startswith('smdp') for m in args.methods) and SURROGATE not in args.methods:
-        args.methods.insert(0, SURROGATE)
+    if any(m.startswith('smdp') for m in args.methods):
+        args.methods = [SURROGATE] + [m for m in args.methods if m != SURROGATE]
 
     def make_scene(a):
         return TurbulenceScene(train_size=a.train_size, test_size=a.test_size, seed=a.seed, resolution=a.res, end_time=a.end_time,

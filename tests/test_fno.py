@@ -16,7 +16,8 @@ TRAINABLE = [name for name in backends.installed() if name in ('torch', 'jax')]
 
 @pytest.fixture(params=TRAINABLE)
 def fno_backend(request):
-    with backends.get(request.param) as selected:
+    selected = backends.get(request.param)
+    with selected:
         yield selected
 
 
