@@ -29,18 +29,19 @@ def test_mirrored_states_come_in_pairs_and_unmirrored_ones_are_paths(scene):
     assert all(np.any(np.isclose(plain.paths[:, m], v)) for v, m in zip(x.numpy(), index))
 
 
-def test_variance_weighting_follows_the_branch_width_and_keeps_the_unweighted_loss(scene, torch_backend):
+@pytest.mark.parametrize('weighting,power', [('std', .5), ('variance', 1.)])
+def test_time_weighting_follows_the_branch_width_and_scales_the_unweighted_loss(scene, weighting, power, torch_backend):
     net = scene.correction_network()
     x, t = scene.states(64, seed=1, time_sampling='log-uniform')
-    weighted = scene.score_matching_loss(net, weighting='variance')
+    weighted = scene.score_matching_loss(net, weighting=weighting)
     plain = scene.score_matching_loss(net, weighting='none')
     index = np.round(t.numpy() / scene.dt).astype(int)
-    variance = np.var(np.abs(scene.paths), axis=0)
+    variance = np.var(np.abs(scene.paths), axis=0) ** power
     example = lambda loss, k: float(loss(x.examples[k:k + 1], t.examples[k:k + 1]))
     for k in (0, 10, 40):
         expected = variance[index[k]] / variance[1:].mean()
         assert example(weighted, k) == pytest.approx(expected * example(plain, k), rel=1e-4)
-    early, late = scene._time_weight('variance')(math.tensor([.02, 2.], math.batch('examples'))).numpy()
-    assert late > 10 * early
+    early, late = scene._time_weight(weighting)(math.tensor([.02, 2.], math.batch('examples'))).numpy()
+    assert late > 3 * early
     with pytest.raises(ValueError, match='weighting'):
         scene.score_matching_loss(net, weighting='sigma')

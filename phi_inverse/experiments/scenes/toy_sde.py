@@ -13,11 +13,11 @@ with variance reduction), each evaluated with both samplers in one entry (`poste
 Score matching learns `g²·∇ₓ log p_t`, whose slope `−g²/σ_t²` (branch width `σ_t` of the paths, `σ_t² ≈ g²t`
 for small `t`) is steepest near `t = 0`, where uniformly drawn times put only 2 % of the states at `t ≤ 0.2`;
 `ScoreMatching.time_sampling` draws half of them log-uniformly instead. Near `T`, where the paths choose their
-mode, the score is small and its loss terms vanish beside the early ones, so an even part of `s_θ` there, which
-tilts the posterior towards one mode, goes uncorrected; `ScoreMatching(weighting='variance')` weights each time by
-`σ_t²`, which makes the terms alike. Unlike the multi-step and 1-step losses,
-score matching cannot learn the Euler error of `P̃⁻¹` into `s_θ`, so its reverse paths end short of ±1, the
-probability-flow ODE's most.
+mode, the score is small (`∝ 1/σ_t`) and its loss terms vanish beside the early ones, so an even part of `s_θ`
+there, which tilts the posterior towards one mode, goes uncorrected. Weighting each time by `σ_t²` makes the
+terms alike but starves the early, steep scores that bring the paths out to ±1; `ScoreMatching(weighting='std')`,
+`λ(t) ∝ σ_t`, sits between the two. Unlike the multi-step and 1-step losses, score matching cannot learn the Euler
+error of `P̃⁻¹` into `s_θ`, so its reverse paths end short of ±1, the probability-flow ODE's most.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -45,8 +45,8 @@ STATE_SCALE = .1
 METHODS = {
     'multi-step': Method(MultiStep(window=10), learning_rate=1e-3, final_learning_rate=1e-5),
     '1-step': Method(MultiStep(window=2), learning_rate=1e-3, final_learning_rate=1e-5),
-    'ism': Method(ScoreMatching(weighting='variance'), learning_rate=1e-3, final_learning_rate=1e-5),
-    'ssm-vr': Method(ScoreMatching(sliced=True, weighting='variance'), learning_rate=1e-3, final_learning_rate=1e-5),
+    'ism': Method(ScoreMatching(weighting='std'), learning_rate=1e-3, final_learning_rate=1e-5),
+    'ssm-vr': Method(ScoreMatching(sliced=True, weighting='std'), learning_rate=1e-3, final_learning_rate=1e-5),
 }
 OTHER_ODE_FACTORS = (.5, 1.)
 
