@@ -22,7 +22,7 @@ device-to-host transfer of a step):
   read into a Python number, `.item()` / `float()`, on any device) and, with a GPU, `Memcpy DtoH` events.
   Other ways of reaching host memory (e.g. `.cpu()` of a whole tensor) are not counted.
 
-This mirrors `methods.make_step` without data parallelism so that the update can be isolated from the loss read.
+The step is `methods.make_step`'s, without data parallelism, so that the update can be isolated from the loss read.
 """
 import argparse
 import os
@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from phi_inverse.support import backends
-from phi_inverse.support.jit_update import jit_update
+from phi_inverse.experiments.methods import update_and_batches
 from phi_inverse.experiments.scenes.base import TRAINING_STREAM, data_seed
 from phi import math
 
@@ -76,8 +76,7 @@ def train(backend: str, device: str, make_scene: Callable, method_name: str, bat
     math.seed(seed)
     net = method.objective.network(scene)
     optimizer = method.make_optimizer(net, total)
-    update = jit_update(net, optimizer, method.objective.loss(scene, net), jit)
-    data = method.objective.batches(scene, batch_size, total)
+    update, data = update_and_batches(scene, method, net, optimizer, batch_size, total, jit)
     losses, times = [], []
     for i in range(warmup + steps):
         start = time.perf_counter()

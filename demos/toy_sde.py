@@ -6,7 +6,7 @@
     python demos/toy_sde.py --backend jax --methods multi-step
     python demos/toy_sde.py --table --seeds 0,1,2     # Table 3: all methods x 100 / 10 / 1 % data x seeds
 
-Training windows are mirrored (x → −x) at random by default, which the symmetry of the SDE allows; `--no-mirror`
+Every training window comes with its mirror image (x → −x) by default, which the symmetry of the SDE allows; `--no-mirror`
 trains on the paths as the paper did.
 """
 import json

@@ -63,6 +63,22 @@ def test_unknown_method_is_rejected(tmp_path):
         load_demo('stochastic_heat').main(['--methods', 'fno', '--out', str(tmp_path)])
 
 
+def test_turbulence_demo_writes_all_five_entries(tmp_path, torch_backend, monkeypatch):
+    """The surrogate, on which smdp builds, is trained first even where --methods leaves it out."""
+    monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path / 'cache'))
+    turbulence = load_demo('turbulence')
+    out = tmp_path / 'out'
+    turbulence.main(['--steps', '2', '--eval-every', '2', '--batch', '2', '--test-size', '2', '--train-size', '3', '--res', '16',
+                     '--window', '3', '--end-time', '3', '--modes', '4', '--width', '4', '--filters', '4', '--out', str(out),
+                     '--methods', 'smdp-ode,smdp-sde,simultaneous-ode,simultaneous-sde'])
+    metrics = json.loads((out / 'metrics.json').read_text())
+    assert list(metrics['methods']) == ['surrogate-only', 'smdp-ode', 'smdp-sde', 'simultaneous-ode', 'simultaneous-sde']
+    for entry in metrics['methods'].values():
+        assert set(entry['final']) == {'mse', 'spectral_error'} and entry['curve']['step'] == [0, 2]
+    assert metrics['figures'] == ['learning_curves.png', 'trajectories_1.png', 'trajectories_2.png', 'power_spectra.png']
+    assert all((out / f).exists() for f in metrics['figures'])
+
+
 def test_buoyancy_demo_records_trained_and_untrained_methods(tmp_path, monkeypatch, torch_backend):
     monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path / 'cache'))
     buoyancy = load_demo('buoyancy')

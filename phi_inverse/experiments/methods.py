@@ -92,13 +92,18 @@ def make_step(scene, method: Method, net, optimizer, batch_size: int, seed: int,
     Args:
         jit: Compile the loss with its gradient (network, physics, update); traced once per batch shape.
     """
-    update = jit_update(net, optimizer, method.objective.loss(scene, net), jit)
-    data = method.objective.batches(scene, batch_size, steps)
+    update, data = update_and_batches(scene, method, net, optimizer, batch_size, steps, jit)
 
     def step(i: int) -> float:
         shard = distributed.shard(data(i, data_seed(seed, TRAINING_STREAM, i)))
         return distributed.mean_over_workers(float(update(*shard)))
     return step
+
+
+def update_and_batches(scene, method: Method, net, optimizer, batch_size: int, steps: int, jit: bool = False):
+    """The two halves of a training step: `update(*batch) -> loss`, one (compiled) optimizer step on a batch, and
+    `batches(i, seed) -> batch`, batch `i` of a run of `steps` steps drawn from `seed`."""
+    return jit_update(net, optimizer, method.objective.loss(scene, net), jit), method.objective.batches(scene, batch_size, steps)
 
 
 def start_training(scene, method: Method, batch_size: int, seed: int, steps: int, jit: bool = False):

@@ -64,6 +64,8 @@ class Experiment:
         """
         net, optimizer, step = start_training(self.scene, method, self.batch_size, self.seed, steps, self.jit)
         self.networks[name] = net
+        if hasattr(self.scene, 'register_network'):
+            self.scene.register_network(name, net)  # later stages may build on it (experiments.staged)
         checkpoint = Checkpoint(os.path.join(self.out, 'checkpoints', name), {'net': net, 'optimizer': optimizer}) if self.out else None
         checkpoint = distributed.main_only_checkpoint(checkpoint)
         entries = {entry: self.metrics['methods'].setdefault(entry, {}) for entry in method.entries(name)}

@@ -73,10 +73,14 @@ class ScoreMatching:
             which puts as many states near `t = 0`, where `g²·∇ₓ log p_t` is steep, as near `T`, or `'mixed'`
             (half each). Every positive time weighting has the same minimiser; what differs is how many updates
             each time receives within the budget.
+        weighting: The time weighting `λ(t)` of the loss terms (`scene.score_matching_loss`), e.g. `'none'` or a
+            power of the data's spread at `t`; like the time sampling it moves emphasis between times, not the
+            minimiser.
     """
     sliced: bool = False
     projection: str = 'gaussian'
     time_sampling: str = 'mixed'
+    weighting: str = 'none'
 
     trained_with = smdp.ISM
 
@@ -84,7 +88,7 @@ class ScoreMatching:
         return scene.correction_network()
 
     def loss(self, scene, net) -> Callable:
-        return scene.score_matching_loss(net, self.sliced)
+        return scene.score_matching_loss(net, self.sliced, self.weighting)
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
         def data(i: int, seed: int) -> tuple:

@@ -12,9 +12,12 @@ with variance reduction), each evaluated with both samplers in one entry (`poste
 
 Score matching learns `g²·∇ₓ log p_t`, whose slope `−g²/σ_t²` (branch width `σ_t` of the paths, `σ_t² ≈ g²t`
 for small `t`) is steepest near `t = 0`, where uniformly drawn times put only 2 % of the states at `t ≤ 0.2`;
-`ScoreMatching.time_sampling` draws half of them log-uniformly instead. Unlike the multi-step and 1-step losses,
-score matching cannot learn the Euler error of `P̃⁻¹` into `s_θ`, so its reverse paths end short of ±1, the
-probability-flow ODE's most.
+`ScoreMatching.time_sampling` draws half of them log-uniformly instead. Near `T`, where the paths choose their
+mode, the score is small (`∝ 1/σ_t`) and its loss terms vanish beside the early ones, so an even part of `s_θ`
+there, which tilts the posterior towards one mode, goes uncorrected. Weighting each time by `σ_t²` makes the
+terms alike but starves the early, steep scores that bring the paths out to ±1; `ScoreMatching(weighting='std')`,
+`λ(t) ∝ σ_t`, sits between the two. Unlike the multi-step and 1-step losses, score matching cannot learn the Euler
+error of `P̃⁻¹` into `s_θ`, so its reverse paths end short of ±1, the probability-flow ODE's most.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence, Tuple
@@ -35,14 +38,15 @@ from .base import Scene
 EXAMPLES = 'examples'
 CENTRAL_STEP = 1e-4
 TIME_SAMPLINGS = {'uniform': 0., 'mixed': .5, 'log-uniform': 1.}  # share of log-uniform times
+WEIGHTING_POWERS = {'none': 0., 'std': .5, 'variance': 1.}  # λ(t) = σ_t^(2·power)
 STATE_SCALE = .1
 
 
 METHODS = {
     'multi-step': Method(MultiStep(window=10), learning_rate=1e-3, final_learning_rate=1e-5),
     '1-step': Method(MultiStep(window=2), learning_rate=1e-3, final_learning_rate=1e-5),
-    'ism': Method(ScoreMatching(), learning_rate=1e-3, final_learning_rate=1e-5),
-    'ssm-vr': Method(ScoreMatching(sliced=True), learning_rate=1e-3, final_learning_rate=1e-5),
+    'ism': Method(ScoreMatching(weighting='std'), learning_rate=1e-3, final_learning_rate=1e-5),
+    'ssm-vr': Method(ScoreMatching(sliced=True, weighting='std'), learning_rate=1e-3, final_learning_rate=1e-5),
 }
 OTHER_ODE_FACTORS = (.5, 1.)
 
@@ -60,8 +64,10 @@ class ToySDEScene(Scene):
         steps: Time steps per path (`T = steps·Δt`).
         test_paths: Number of evaluation paths from `x_T ∈ [−0.1, 0.1]`.
         integrator: `'euler'` (the paper's `P̃⁻¹` step) or `'heun'` for the reverse physics.
-        mirror: Flip the sign of random training windows. The SDE and `p_0` are symmetric under `x → −x`, so mirrored
-            paths are equally likely data; the paper trains without this augmentation.
+        mirror: Train on every drawn window (or state) together with its mirror image `x → −x`, half of each batch.
+            The SDE and `p_0` are symmetric, so mirrored paths are equally likely data, and in pairs the batch's
+            gradient pulls the even part of `s_θ`, which tilts the posterior towards one mode, to zero at every
+            drawn state. The paper trains without this augmentation.
     """
     trajectories: int = 2500
     seed: int = 0
@@ -119,10 +125,11 @@ class ToySDEScene(Scene):
     def windows(self, size: int, count: int, seed: int) -> Tuple[Tensor, Tensor]:
         """`count` random windows of `size` consecutive states and their times, both along (`examples`, `time`)."""
         rng = np.random.default_rng(seed)
-        path = rng.integers(0, self.trajectories, count)
-        start = rng.integers(0, self.steps + 2 - size, count)
+        drawn = self._drawn(count)
+        path = rng.integers(0, self.trajectories, drawn)
+        start = rng.integers(0, self.steps + 2 - size, drawn)
         index = start[:, None] + np.arange(size)
-        states = self.paths[path[:, None], index] * self._signs(rng, count)[:, None]
+        states, index = self._with_mirror_images(self.paths[path[:, None], index], index, count)
         return math.tensor(states, batch(EXAMPLES, TIME)), math.tensor(index * np.float32(self.dt), batch(EXAMPLES, TIME))
 
     def states(self, count: int, seed: int, time_sampling: str = 'uniform') -> Tuple[Tensor, Tensor]:
@@ -133,18 +140,25 @@ class ToySDEScene(Scene):
                 `[Δt, T]`, rounded to time steps), which draws as many states from `t ∈ [Δt, 10Δt]` as from
                 `[0.1T, T]`, or `'mixed'`: half of the states each way.
         """
-        rng = np.random.default_rng(seed)
-        path = rng.integers(0, self.trajectories, count)
-        uniform = rng.integers(1, self.steps + 1, count)
-        logarithmic = np.clip(np.round(np.exp(rng.uniform(np.log(.5), np.log(self.steps + .5), count))), 1, self.steps).astype(int)
         if time_sampling not in TIME_SAMPLINGS:
             raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS} but got '{time_sampling}'.")
-        share = TIME_SAMPLINGS[time_sampling]
-        index = np.where(np.arange(count) < share * count, logarithmic, uniform)
-        return math.tensor(self.paths[path, index] * self._signs(rng, count), batch(EXAMPLES)), math.tensor(index * np.float32(self.dt), batch(EXAMPLES))
+        rng = np.random.default_rng(seed)
+        drawn = self._drawn(count)
+        path = rng.integers(0, self.trajectories, drawn)
+        uniform = rng.integers(1, self.steps + 1, drawn)
+        logarithmic = np.clip(np.round(np.exp(rng.uniform(np.log(.5), np.log(self.steps + .5), drawn))), 1, self.steps).astype(int)
+        index = np.where(np.arange(drawn) < TIME_SAMPLINGS[time_sampling] * drawn, logarithmic, uniform)
+        states, index = self._with_mirror_images(self.paths[path, index], index, count)
+        return math.tensor(states, batch(EXAMPLES)), math.tensor(index * np.float32(self.dt), batch(EXAMPLES))
 
-    def _signs(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        return rng.choice(np.array([-1, 1], np.float32), count) if self.mirror else np.ones(count, np.float32)
+    def _drawn(self, count: int) -> int:
+        return (count + 1) // 2 if self.mirror else count
+
+    def _with_mirror_images(self, states: np.ndarray, index: np.ndarray, count: int) -> Tuple[np.ndarray, np.ndarray]:
+        """With `mirror`, the drawn `states` followed by their mirror images, `count` in all, and their time indices."""
+        if not self.mirror:
+            return states, index
+        return np.concatenate([states, -states])[:count], np.concatenate([index, index])[:count]
 
     def multi_step_loss(self, net, reverse_physics: bool = True) -> Callable[..., Tensor]:
         """The mean multi-step loss over a batch of windows, in units of the correction (divided by `Δt²`)."""
@@ -154,23 +168,40 @@ class ToySDEScene(Scene):
             return math.mean(smdp.multi_step_loss(step, window, times), EXAMPLES) / self.dt ** 2
         return loss
 
-    def score_matching_loss(self, net, sliced: bool = False) -> Callable[..., Tensor]:
-        """The mean implicit score-matching loss `E[g²·∂s/∂x + ½s²]` of `s = s_θ(·, t)` (minimised by
-        `s_θ = g²·∇ₓ log p_t`), or with `sliced` the SSM-VR loss `E[g²·v²·∂s/∂x + ½s²]` of projections `v`
-        (`phi_inverse.smdp.score_matching`). Only the derivative along `x` enters, none along `t`.
+    def score_matching_loss(self, net, sliced: bool = False, weighting: str = 'none') -> Callable[..., Tensor]:
+        """The mean implicit score-matching loss `E[λ(t)·(g²·∂s/∂x + ½s²)]` of `s = s_θ(·, t)` (minimised by
+        `s_θ = g²·∇ₓ log p_t` for every positive weighting `λ`), or with `sliced` the SSM-VR loss
+        `E[λ(t)·(g²·v²·∂s/∂x + ½s²)]` of projections `v` (`phi_inverse.smdp.score_matching`). Only the derivative
+        along `x` enters, none along `t`.
+
+        Args:
+            weighting: `'none'` (`λ = 1`), `'variance'`: `λ(t) ∝ σ_t²`, the variance of the paths about their mode
+                at `t` (Song et al. 2021 weight by the perturbation variance), or `'std'`: `λ(t) ∝ σ_t`. The loss terms then scale alike at all
+                times, instead of the steep scores near `t = 0` drowning the flat ones near `T`, where the paths
+                choose their mode.
 
         Returns:
             `loss(x, t)`, or `loss(x, t, v)` with `sliced`.
         """
         correction = self.correction(net)
         g2 = self.diffusion ** 2
+        weight = self._time_weight(weighting)
 
         def implicit(x: Tensor, t: Tensor) -> Tensor:
-            return math.mean(smdp.implicit_score_matching(lambda x_: correction(x_, t), x, g2, step=CENTRAL_STEP), EXAMPLES)
+            return math.mean(weight(t) * smdp.implicit_score_matching(lambda x_: correction(x_, t), x, g2, step=CENTRAL_STEP), EXAMPLES)
 
         def sliced_loss(x: Tensor, t: Tensor, v: Tensor) -> Tensor:
-            return math.mean(smdp.sliced_score_matching(lambda x_: correction(x_, t), x, v, g2, step=CENTRAL_STEP), EXAMPLES)
+            return math.mean(weight(t) * smdp.sliced_score_matching(lambda x_: correction(x_, t), x, v, g2, step=CENTRAL_STEP), EXAMPLES)
         return sliced_loss if sliced else implicit
+
+    def _time_weight(self, weighting: str) -> Callable[[Tensor], Tensor]:
+        if weighting not in WEIGHTING_POWERS:
+            raise ValueError(f"weighting must be one of {tuple(WEIGHTING_POWERS)} but got '{weighting}'.")
+        if weighting == 'none':
+            return lambda t: 1.
+        weight = np.var(np.abs(self.paths), axis=0) ** WEIGHTING_POWERS[weighting]
+        table = math.tensor((weight / weight[1:].mean()).astype(np.float32), batch(TIME))
+        return lambda t: table[{TIME: math.to_int32(math.round(t / self.dt))}]
 
     def test_set(self, size: int, seed: int) -> Tensor:
         """The evaluation's `x_T`: `size` values evenly spaced in [−0.1, 0.1] (the same for every seed)."""
