@@ -17,6 +17,7 @@ Network: PhiML's ResNet (3×3 convolutions, no dilation) on `(smoke, v_x, v_y, o
 centres, three outputs (marker, centred velocity, interpolated to the faces).
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Dict, Optional, Tuple
 
 import numpy as np
@@ -144,6 +145,10 @@ class BuoyancyScene(Scene):
         """Ground-truth trajectories `t = 0.35 … 0.65` of the test simulations and their obstacle parameters."""
         if size != self.test_size:
             raise ValueError(f"This scene holds {self.test_size} test simulations, not {size}; create it with test_size={size}.")
+        return self._test_trajectories
+
+    @cached_property
+    def _test_trajectories(self):
         return data.flow_state(self.test, self.resolution), self.obstacles(self.test)
 
     def reconstruct(self, net, method: Optional[Method], sampler: Optional[str], trajectory: bool = False, seed: int = 0):
@@ -194,4 +199,4 @@ class BuoyancyScene(Scene):
 
 def _mean_square(difference: Tensor) -> Tensor:
     """Mean of the squares over all but the batch dimensions (cells and components), per example."""
-    return math.sum(difference ** 2, difference.shape.non_batch) / difference.shape.non_batch.volume
+    return math.mean(difference ** 2, difference.shape.non_batch)
