@@ -27,7 +27,11 @@ class Objective(Protocol):
         """`loss(*data) -> loss` (or `(loss, aux)`), a function of Tensors that may be compiled."""
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
-        """`data(i, seed)`: the arguments of `loss` for training step `i` of `steps`, drawn from `seed`."""
+        """`data(i, seed)`: the arguments of `loss` for training step `i` of `steps`, drawn from `seed`.
+
+        An objective whose consecutive steps share one simulated batch also defines `data_index(i)`, the index of
+        that batch; step `i` then gets the seed of batch `data_index(i)` (default: `i`).
+        """
 
 
 @dataclass(frozen=True)
@@ -93,9 +97,10 @@ def make_step(scene, method: Method, net, optimizer, batch_size: int, seed: int,
         jit: Compile the loss with its gradient (network, physics, update); traced once per batch shape.
     """
     update, data = update_and_batches(scene, method, net, optimizer, batch_size, steps, jit)
+    data_index = getattr(method.objective, 'data_index', lambda i: i)
 
     def step(i: int) -> float:
-        shard = distributed.shard(data(i, data_seed(seed, TRAINING_STREAM, i)))
+        shard = distributed.shard(data(i, data_seed(seed, TRAINING_STREAM, data_index(i))))
         return distributed.mean_over_workers(float(update(*shard)))
     return step
 

@@ -82,6 +82,20 @@ def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') ->
     return save_figure(fig, path)
 
 
+def method_comparison(metrics: dict, path: str, keys: Sequence[str] = ('mse', 'spectral_error'), title: str = '') -> str:
+    """One bar per `metrics.json` entry for each of `keys` (final values, log scale), as paper Fig. 3b."""
+    entries = [name for name, entry in metrics['methods'].items() if all(k in entry.get('final', {}) for k in keys)]
+    fig, axes = subplots(1, len(keys), figsize=(4.5 * len(keys), 3.8), squeeze=False)
+    for axis, key in zip(axes[0], keys):
+        values = [metrics['methods'][name]['final'][key] for name in entries]
+        axis.bar(range(len(entries)), values, color=[f'C{i}' for i in range(len(entries))])
+        axis.set_xticks(range(len(entries)), entries, rotation=45, ha='right')
+        axis.set(yscale='log', ylabel=key.replace('_', ' '))
+        axis.grid(True, axis='y', which='both', alpha=.3)
+    fig.suptitle(title or f"Final metrics ({metrics['backend']}, {metrics['device']})")
+    return save_figure(fig, path)
+
+
 def window_ablation(metrics: dict, windows: Sequence[int], path: str) -> str:
     """Final reconstruction MSE and spectral error of `smdp-s<S>-ode` / `smdp-s<S>-sde` against `S_max` (paper Fig. 4)."""
     fig, axes = subplots(1, 2, figsize=(10, 3.8))

@@ -25,16 +25,25 @@ PROJECTION_STREAM = 7
 
 @dataclass(frozen=True)
 class MultiStep:
-    """The multi-step loss with a sliding window grown from `S = 2` to `window` (`window = 2`: the 1-step loss).
+    """The multi-step loss with a sliding window grown from `S = first` to `window` (`window = 2`: the 1-step loss).
 
     Attributes:
         window: `S_max`.
         final_fraction: Fraction of the run trained at `S_max`; the curriculum grows `S` before.
         reverse_physics: `False` trains the correction alone, without `P̃⁻¹` (the paper's "s_θ only").
+        first: The curriculum's first window size (the heat experiment's authors start at 6).
+        increment: Growth of `S` per curriculum stage.
+        sweep: If positive, `sweep` consecutive training steps draw their windows from one simulated batch of
+            trajectories, at successive positions (`scene.windows(…, position=j)`), so that every window of a
+            trajectory is an optimizer step of its own, as in the authors' heat training; 0 draws a new batch and
+            position every step.
     """
     window: int = 2
     final_fraction: float = .5
     reverse_physics: bool = True
+    first: int = 2
+    increment: int = 1
+    sweep: int = 0
 
     @property
     def trained_with(self) -> smdp.TrainingLoss:
@@ -45,7 +54,8 @@ class MultiStep:
         """The window size `S` of every training step of a run of `steps` steps."""
         if self.window <= 2:
             return lambda i: 2
-        return smdp.WindowCurriculum.spread(self.window, steps, final_fraction=self.final_fraction)
+        first = min(self.first, self.window)
+        return smdp.WindowCurriculum.spread(self.window, steps, first, self.increment, self.final_fraction)
 
     def network(self, scene):
         return scene.correction_network()
@@ -55,7 +65,13 @@ class MultiStep:
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
         window = self.curriculum(steps)
+        if self.sweep:
+            return lambda i, seed: scene.windows(window(i), size, seed, position=i % self.sweep)
         return lambda i, seed: scene.windows(window(i), size, seed)
+
+    def data_index(self, step: int) -> int:
+        """The index of the simulated batch that training step `step` draws from (its data seed)."""
+        return step // self.sweep if self.sweep else step
 
 
 @dataclass(frozen=True)
@@ -110,13 +126,19 @@ class ScoreMatching:
 
 @dataclass(frozen=True)
 class Supervised:
-    """Supervised regression `x_T → x_0` with an L2 loss, the same network architecture as the correction."""
+    """Supervised regression `x_T → x_0` with an L2 loss.
+
+    Attributes:
+        architecture: The network, as the scene names it (`scene.supervised_network(architecture)`); the default
+            `''` is the correction's architecture.
+    """
+    architecture: str = ''
 
     def network(self, scene):
-        return scene.supervised_network()
+        return scene.supervised_network(self.architecture)
 
     def loss(self, scene, net) -> Callable:
-        return scene.supervised_loss(net)
+        return scene.supervised_loss(net, self.architecture)
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
         return lambda i, seed: scene.pairs(size, seed)

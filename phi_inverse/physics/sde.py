@@ -64,6 +64,14 @@ def euler_maruyama(step: DeterministicStep, x0: X, diffusion: Amount, time_steps
         x = step(states[-1], dt)
         noise = math.random_normal(x.values.shape if isinstance(x, Field) else x.shape)
         states.append(x + diffusion * _square_root(dt) * noise)
+    return _stack_in_time(states)
+
+
+def _stack_in_time(states: List[X]) -> X:
+    """Stacks states along `time`; grids by their values, wrapped in the first grid once (stacking the grids
+    themselves would check and stack their geometries at every step)."""
+    if isinstance(states[0], Field):
+        return states[0].with_values(math.stack([s.values for s in states], math.batch(TIME)))
     return math.stack(states, math.batch(TIME))
 
 

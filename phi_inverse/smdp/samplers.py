@@ -126,7 +126,7 @@ def langevin(score: Callable[[X, Tensor], X], step_size: float, steps: int = 1) 
 
 
 def sample(x_end: X, times: Tensor, predictor: Predictor, corrector: Optional[Corrector] = None,
-           samples: Optional[int] = None, trajectory: bool = False) -> X:
+           samples: Optional[int] = None, trajectory: bool = False, last: Optional[Predictor] = None) -> X:
     """Integrates from `x_T` at `times[-1]` back to `times[0]`.
 
     Args:
@@ -134,6 +134,8 @@ def sample(x_end: X, times: Tensor, predictor: Predictor, corrector: Optional[Co
         times: Increasing time points `t_0 … t_M` along `time`.
         predictor: `reverse_sde(…)`, `probability_flow(…)` or any `(x, t, dt) -> x`.
         corrector: Optional `(x, t) -> x` applied after each predictor step except the last.
+        last: Predictor of the last step to `t_0` instead of `predictor`, e.g. the SDE's drift without its noise
+            (`probability_flow` with the SDE's factor), so that `x̂_0` carries no noise of its own.
         samples: If given, draws this many posterior samples per observation in one batched run, along the new
             batch dimension `sample`.
         trajectory: Return every state, stacked along `time` in increasing time, instead of only `x̂_0`.
@@ -146,7 +148,7 @@ def sample(x_end: X, times: Tensor, predictor: Predictor, corrector: Optional[Co
     steps = times.shape.get_size(TIME) - 1
     for m in range(steps, 0, -1):
         t, t_prev = times[{TIME: m}], times[{TIME: m - 1}]
-        x = predictor(x, t, t - t_prev)
+        x = (last if last is not None and m == 1 else predictor)(x, t, t - t_prev)
         if corrector is not None and m > 1:
             x = corrector(x, t_prev)
         if trajectory:

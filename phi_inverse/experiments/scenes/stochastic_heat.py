@@ -1,20 +1,28 @@
 """SMDP stochastic heat scene: recover `x_0` from `x_T` of `dx = ∆x dt + g dW` on a periodic 2π box (SMDP paper,
-section 4.2).
+section 4.2 and appendix D).
 
-Data: initial states are Gaussian random fields with power spectrum `∝ |k|^−4` (unit variance), generated with
-NumPy from the seed; trajectories `t ∈ [0, 0.2]`, `Δt = 0.2/32`, `g = 0.1` are simulated on the fly for every
-training batch, on a time grid whose interior points are jittered within `±Δt/2` (paper appendix D). Test
-observations `x_T` come from one fixed stochastic simulation of the test initial states.
+Data: initial states are Gaussian random fields with power spectrum `∝ |k|^−4`, normalised to zero mean and unit
+variance (the authors normalise by the data set's statistics); trajectories `t ∈ [0, 0.2]`, `Δt = 0.2/32`,
+`g = 0.1` are simulated for every training batch with fresh noise, on a time grid whose interior points are
+jittered within `±Δt/2`. With `sweep`, every window position of one simulated batch is an optimizer step of its
+own, as in the authors' training. Test observations `x_T` come from one fixed stochastic simulation of the test
+initial states; a second set, `P_T(x_0) + 0.01·z` (the observations of the authors' evaluation code), is
+evaluated alongside (metrics with the suffix `_clean`).
 
 Methods and the entries they record:
 
 * `smdp`: reverse physics `x − (P_Δt(x) − x)` plus a correction network, trained with the multi-step loss;
-  sampled with the probability-flow ODE (`smdp-ode`) and the reverse SDE (`smdp-sde`).
+  sampled with the probability-flow ODE (`smdp-ode`) and the reverse SDE (`smdp-sde`, no noise on the last step).
 * `s-only`: the same without reverse physics (`s-only-ode`, `s-only-sde`).
-* `supervised`: the same network architecture mapping `x_T → x_0` with an L2 loss.
+* `supervised`, `fno`, `bnn`: `x_T → x_0` with an L2 loss, predicting the residual `x_0 − x_T` as the authors'
+  baselines do: the correction's architecture, a Fourier neural operator (Li et al. 2021; 12 modes, width 20, with
+  the cell coordinates as two extra inputs: 465,377 parameters) and a U-net with Monte-Carlo dropout (Bayesian
+  neural network, Gal & Ghahramani 2016), sampled once per observation.
 
-Network: PhiML's periodic U-net with residual blocks (a small ResNet-style encoder–decoder); the correction sees
-`(x, t/T)` and its output is divided by `Δt`, so that `Δt·s_θ`, the change it makes per step, is of order one.
+Correction: `s_θ(x, t) = NN(x, t/T)/Δt`, so that `Δt·s_θ`, the change it makes per step, is the network's output,
+and `NN`'s output layer starts at zero, so that training starts from the reverse physics alone. (The authors
+write the correction as `½g²·NN` with `g = 1` in normalised units; at this `g`, `½g²Δt = 3·10⁻⁵` would leave a
+freshly initialised correction without effect for most of a CPU-sized run.)
 """
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
@@ -28,7 +36,7 @@ from phiml import nn
 from ... import smdp
 from ...physics import TIME, stochastic_heat
 from ...smdp.metrics import reconstruction_mse, spectral_error
-from ...support import networks
+from ...support import fno, networks
 from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
@@ -38,6 +46,11 @@ EXAMPLES = 'examples'
 EVALUATION_CHUNK = 100
 SAMPLERS = ('ode', 'sde')
 LEARNING_RATES = dict(learning_rate=1e-3, final_learning_rate=1e-4)
+NETWORKS = ('u-net', 'encoder-decoder')
+CLEAN_NOISE = .01
+"""Noise of the second test set `P_T(x_0) + 0.01·z`."""
+CURRICULUM_START = 6
+"""The authors grow the window from `S = 6` by 2."""
 
 
 @dataclass
@@ -52,10 +65,16 @@ class StochasticHeatScene(Scene):
         steps: Time steps from 0 to `end_time`.
         end_time: `T`.
         diffusion: `g`.
+        network: Architecture of the correction and the `supervised` baseline: `'u-net'` (PhiML's periodic U-net
+            with residual blocks, `filters` channels, `levels` levels) or `'encoder-decoder'` (the authors'
+            periodic ResNet, 330,754 parameters).
         filters: Channels of the U-net.
         levels: Resolution levels of the U-net.
         jitter: Jitter the interior time points of every training batch.
-        window: `S_max` of the multi-step loss of `smdp` and `s-only` (the curriculum grows `S` from 2).
+        window: `S_max` of the multi-step loss of `smdp` and `s-only`; the curriculum grows `S` from 6 by 2.
+        sweep: Train on every window position of one simulated batch in turn (the authors' training) instead of a
+            new batch and a random position every step.
+        dropout: Dropout rate of the `bnn` baseline.
     """
     train_size: int = 2500
     test_size: int = 500
@@ -64,34 +83,50 @@ class StochasticHeatScene(Scene):
     steps: int = 32
     end_time: float = .2
     diffusion: float = .1
+    network: str = 'u-net'
     filters: int = 16
     levels: int = 2
     jitter: bool = True
-    window: int = 8
+    window: int = 16
+    sweep: bool = True
+    dropout: float = .1
     initial: np.ndarray = field(init=False, repr=False)
     test_initial: CenteredGrid = field(init=False, repr=False)
     test_observation: CenteredGrid = field(init=False, repr=False)
+    clean_observation: CenteredGrid = field(init=False, repr=False)
+    _trajectories: dict = field(init=False, repr=False, default_factory=dict)
 
     name = 'stochastic_heat'
 
     def __post_init__(self):
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {NETWORKS} but got '{self.network}'.")
         with math.NUMPY:
             math.seed(data_seed(self.seed, 0))
             self.initial = stochastic_heat.gaussian_random_field(batch(examples=self.train_size), self.resolution).values.numpy(f'{EXAMPLES},x,y')
             math.seed(data_seed(self.seed, 2))
             x0 = stochastic_heat.gaussian_random_field(batch(examples=self.test_size), self.resolution)
             x_end = stochastic_heat.simulate(x0, self.nominal_times(), self.diffusion)[{TIME: -1}]
-        self.test_initial, self.test_observation = math.convert(x0), math.convert(x_end)
-        self.methods = {
-            'smdp': Method(MultiStep(self.window), variants=SAMPLERS, **LEARNING_RATES),
-            's-only': Method(MultiStep(self.window, reverse_physics=False), variants=SAMPLERS, **LEARNING_RATES),
+            clean = stochastic_heat.deterministic_step(x0, self.end_time)
+            clean = clean.with_values(clean.values + CLEAN_NOISE * math.random_normal(clean.values.shape))
+        self.test_initial, self.test_observation, self.clean_observation = math.convert(x0), math.convert(x_end), math.convert(clean)
+        self.methods = self.default_methods()
+
+    def default_methods(self) -> Dict[str, Method]:
+        sweep = self.steps if self.sweep else 0
+        multi_step = dict(first=CURRICULUM_START, increment=2, sweep=sweep)
+        return {
+            'smdp': Method(MultiStep(self.window, **multi_step), variants=SAMPLERS, **LEARNING_RATES),
+            's-only': Method(MultiStep(self.window, reverse_physics=False, **multi_step), variants=SAMPLERS, **LEARNING_RATES),
             'supervised': Method(Supervised(), **LEARNING_RATES),
+            'fno': Method(Supervised('fno'), **LEARNING_RATES),
+            'bnn': Method(Supervised('bnn'), **LEARNING_RATES),
         }
 
     def config(self) -> dict:
         return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'time_steps': self.steps,
-                'end_time': self.end_time, 'diffusion': self.diffusion, 'filters': self.filters, 'levels': self.levels,
-                'jitter': self.jitter, 'window': self.window}
+                'end_time': self.end_time, 'diffusion': self.diffusion, 'network': self.network, 'filters': self.filters,
+                'levels': self.levels, 'jitter': self.jitter, 'window': self.window, 'sweep': self.sweep, 'dropout': self.dropout}
 
     @property
     def dt(self) -> float:
@@ -108,12 +143,23 @@ class StochasticHeatScene(Scene):
         return smdp.negated_increment(stochastic_heat.deterministic_step) if reverse_physics else smdp.no_physics
 
     def correction_network(self):
-        return self._network(inputs=2)
+        return networks.zero_output(self._network(inputs=2))
 
-    def supervised_network(self):
+    def supervised_network(self, architecture: str = ''):
+        """The network of a supervised baseline: `''` (the correction's architecture), `'fno'` or `'bnn'`."""
+        if architecture == 'fno':
+            return fno.fno(3, 1)
+        if architecture == 'bnn':
+            from ...support import heat_networks
+            return heat_networks.dropout_u_net(1, 1, filters=self.filters, levels=self.levels + 1, dropout=self.dropout)
+        if architecture:
+            raise ValueError(f"Unknown architecture '{architecture}'; choose '', 'fno' or 'bnn'.")
         return self._network(inputs=1)
 
     def _network(self, inputs: int):
+        if self.network == 'encoder-decoder':
+            from ...support import heat_networks
+            return heat_networks.encoder_decoder(inputs, 1)
         return nn.u_net(inputs, 1, levels=self.levels, filters=self.filters, batch_norm=False,
                         activation=networks.activation('LeakyReLU'), periodic=True, use_res_blocks=True)
 
@@ -125,35 +171,58 @@ class StochasticHeatScene(Scene):
             return x.with_values(math.native_call(net, features) / self.dt)
         return correction
 
-    def windows(self, size: int, count: int, seed: int) -> Tuple[Tensor, Tensor]:
-        """`count` training windows of `size` states, simulated from random initial states on one jittered time grid.
+    def predict(self, net, architecture: str, x_end: Tensor) -> Tensor:
+        """A supervised baseline's `x̂_0 = x_T + NN(x_T)` (the FNO also sees the cell coordinates in `[0, 1]`)."""
+        if architecture == 'fno':
+            coordinates = [math.expand(math.linspace(0, 1, spatial(**{dim: self.resolution})), x_end.shape) for dim in 'xy']
+            features = math.stack([x_end, *coordinates], channel(vector='x,cx,cy'))
+        else:
+            features = x_end
+        return x_end + math.native_call(net, features)
+
+    def trajectories(self, count: int, seed: int) -> Tuple[Tensor, Tensor]:
+        """`count` trajectories `x_0 … x_M` from random training initial states, on one jittered time grid, drawn
+        from `seed`; the last batch drawn is kept, so that the windows of a sweep share it.
 
         Returns:
-            The states' values along (`examples`, `time`, x, y) and the window's times along `time`.
+            The states' values along (`examples`, `time`, x, y) and their times along `time`.
         """
-        rng = np.random.default_rng(seed)
-        start = int(rng.integers(0, self.steps + 2 - size))
-        with math.NUMPY:
-            math.seed(seed)
-            times = smdp.jitter_times(self.nominal_times(), self.dt) if self.jitter else self.nominal_times()
-            x0 = self.grid(math.tensor(self.initial[rng.integers(0, self.train_size, count)], batch(EXAMPLES), spatial('x,y')))
-            trajectory = stochastic_heat.simulate(x0, times[{TIME: slice(0, start + size)}], self.diffusion)
-        window = trajectory[{TIME: slice(start, start + size)}].values
-        return math.convert(window), math.convert(times[{TIME: slice(start, start + size)}])
+        if (count, seed) not in self._trajectories:
+            rng = np.random.default_rng(seed)
+            with math.NUMPY:
+                math.seed(seed)
+                times = smdp.jitter_times(self.nominal_times(), self.dt) if self.jitter else self.nominal_times()
+                x0 = self.grid(math.tensor(self.initial[rng.integers(0, self.train_size, count)], batch(EXAMPLES), spatial('x,y')))
+                trajectory = stochastic_heat.simulate(x0, times, self.diffusion)
+            self._trajectories.clear()
+            self._trajectories[count, seed] = math.convert(trajectory.values), math.convert(times)
+        return self._trajectories[count, seed]
+
+    def windows(self, size: int, count: int, seed: int, position: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+        """`count` training windows of `size` states and their times along `time`.
+
+        Args:
+            position: Which window of the trajectories drawn from `seed`: 0 ends at `x_T`, each next one a step
+                earlier, wrapping around after the first window (`x_0 … x_{S−1}`). `None` draws the position from
+                `seed`.
+        """
+        trajectory, times = self.trajectories(count, seed)
+        positions = self.steps + 2 - size
+        if position is None:
+            position = int(np.random.default_rng([seed, 1]).integers(0, positions))
+        end = self.steps - position % positions
+        window = {TIME: slice(end + 1 - size, end + 1)}
+        return trajectory[window], times[window]
 
     def pairs(self, count: int, seed: int) -> Tuple[Tensor, Tensor]:
         """`count` supervised pairs (`x_T`, `x_0`) as value tensors along `examples`, from fresh noise."""
-        rng = np.random.default_rng(seed)
-        with math.NUMPY:
-            math.seed(seed)
-            x0 = self.grid(math.tensor(self.initial[rng.integers(0, self.train_size, count)], batch(EXAMPLES), spatial('x,y')))
-            x_end = stochastic_heat.simulate(x0, self.nominal_times(), self.diffusion)[{TIME: -1}]
-        return math.convert(x_end.values), math.convert(x0.values)
+        trajectory, _ = self.trajectories(count, seed)
+        return trajectory[{TIME: -1}], trajectory[{TIME: 0}]
 
-    def supervised_loss(self, net) -> Callable[..., Tensor]:
-        """`‖NN(x_T) − x_0‖²` summed over cells, mean over a batch of value tensors."""
+    def supervised_loss(self, net, architecture: str = '') -> Callable[..., Tensor]:
+        """`‖x̂_0 − x_0‖²` summed over cells, mean over a batch of value tensors."""
         def loss(x_end: Tensor, x0: Tensor) -> Tensor:
-            return math.mean(math.sum((math.native_call(net, x_end) - x0) ** 2, spatial), EXAMPLES)
+            return math.mean(math.sum((self.predict(net, architecture, x_end) - x0) ** 2, spatial), EXAMPLES)
         return loss
 
     def multi_step_loss(self, net, reverse_physics: bool = True) -> Callable[..., Tensor]:
@@ -173,28 +242,34 @@ class StochasticHeatScene(Scene):
     def reconstruct(self, net, method: Method, sampler: Optional[str], observation: Optional[CenteredGrid] = None,
                     samples: Optional[int] = None, seed: int = 0) -> CenteredGrid:
         """`x̂_0` for `observation` (default: the test observations) by `sampler` `'ode'` or `'sde'`, or directly
-        (`sampler=None`) for the supervised network."""
+        (`sampler=None`) by a supervised baseline."""
         observation = self.test_observation if observation is None else observation
+        math.seed(seed)
         if sampler is None:
-            return observation.with_values(math.native_call(net, observation.values))
+            return observation.with_values(self.predict(net, method.objective.architecture, observation.values))
         physics, loss = self.physics(method.objective.reverse_physics), method.objective.trained_with
+        correction = jit_with_networks(self.correction(net), net)
         if sampler == 'ode':
-            predictor = smdp.probability_flow(physics, jit_with_networks(self.correction(net), net), loss)
-        else:
-            math.seed(seed)
-            predictor = smdp.reverse_sde(physics, self.correction(net), self.diffusion, loss)
-        return smdp.sample(observation, self.nominal_times(), predictor, samples=samples)
+            return smdp.sample(observation, self.nominal_times(), smdp.probability_flow(physics, correction, loss), samples=samples)
+        denoised = smdp.probability_flow(physics, correction, correction_factor=loss.sde_factor)
+        return smdp.sample(observation, self.nominal_times(), smdp.reverse_sde(physics, correction, self.diffusion, loss),
+                           samples=samples, last=denoised)
 
     def evaluate(self, net, method: Method, test_set, chunk: int) -> Dict[str, Dict[str, float]]:
-        """Reconstruction MSE and spectral error on the test set, for each sampler of `method`."""
+        """Reconstruction MSE and spectral error for each sampler of `method`, on the simulated observations and on
+        `P_T(x_0) + 0.01·z` (`_clean`)."""
         initial, observation = test_set
         results = {}
         for sampler in method.variants or (None,):
-            mse, spectral = [], []
-            for start in range(0, self.test_size, EVALUATION_CHUNK):
-                part = {EXAMPLES: slice(start, start + EVALUATION_CHUNK)}
-                x0_pred = self.reconstruct(net, method, sampler, observation[part])
-                mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.deterministic_step(x, self.end_time)).numpy(EXAMPLES))
-                spectral.append(spectral_error(x0_pred, initial[part]).numpy(EXAMPLES))
-            results[sampler or ''] = {'mse': float(np.mean(np.concatenate(mse))), 'spectral_error': float(np.mean(np.concatenate(spectral)))}
+            results[sampler or ''] = {**self._metrics(net, method, sampler, initial, observation, ''),
+                                      **self._metrics(net, method, sampler, initial, self.clean_observation, '_clean')}
         return results
+
+    def _metrics(self, net, method, sampler, initial, observation, suffix: str) -> Dict[str, float]:
+        mse, spectral = [], []
+        for start in range(0, initial.shape.get_size(EXAMPLES), EVALUATION_CHUNK):
+            part = {EXAMPLES: slice(start, start + EVALUATION_CHUNK)}
+            x0_pred = self.reconstruct(net, method, sampler, observation[part], seed=start)
+            mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.deterministic_step(x, self.end_time)).numpy(EXAMPLES))
+            spectral.append(spectral_error(x0_pred, initial[part]).numpy(EXAMPLES))
+        return {f'mse{suffix}': float(np.mean(np.concatenate(mse))), f'spectral_error{suffix}': float(np.mean(np.concatenate(spectral)))}

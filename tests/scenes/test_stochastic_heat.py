@@ -1,0 +1,122 @@
+"""The stochastic heat scene's training data (swept windows), zero-initialised correction, baselines and metrics."""
+import numpy as np
+import pytest
+from phi import math
+from phiml import nn
+
+from phi_inverse.experiments.methods import make_step
+from phi_inverse.experiments.scenes.stochastic_heat import StochasticHeatScene
+from phi_inverse.experiments.smdp_objectives import MultiStep
+from phi_inverse.physics import TIME
+from phi_inverse.support import networks
+
+pytestmark = pytest.mark.usefixtures('single_torch_thread')
+
+
+def tiny_scene(**settings) -> StochasticHeatScene:
+    return StochasticHeatScene(**{'train_size': 8, 'test_size': 4, 'resolution': 8, 'steps': 6, 'filters': 4, 'levels': 1, **settings})
+
+
+def test_swept_windows_cover_one_trajectory_from_its_end_and_wrap_around():
+    scene = tiny_scene()
+    trajectory, times = scene.trajectories(3, seed=5)
+    ends = []
+    for position in range(6):
+        window, window_times = scene.windows(3, 3, seed=5, position=position)
+        end = int(np.argmin(np.abs(times.numpy(TIME) - window_times.numpy(TIME)[-1])))
+        np.testing.assert_array_equal(window.numpy('examples,time,x,y'), trajectory[{TIME: slice(end - 2, end + 1)}].numpy('examples,time,x,y'))
+        ends.append(end)
+    assert ends == [6, 5, 4, 3, 2, 6]  # 5 full windows of 3 states in 7, then again from x_T
+
+
+def test_a_new_seed_simulates_new_trajectories_with_new_noise():
+    scene = tiny_scene()
+    first = scene.windows(3, 2, seed=1, position=0)[0].numpy('examples,time,x,y')
+    again = scene.windows(3, 2, seed=1, position=0)[0].numpy('examples,time,x,y')
+    other = scene.windows(3, 2, seed=2, position=0)[0].numpy('examples,time,x,y')
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).max() > .01
+
+
+def test_sweeping_steps_share_the_data_seed_of_their_trajectory_batch():
+    objective = MultiStep(4, sweep=6)
+    assert [objective.data_index(i) for i in (0, 5, 6, 13)] == [0, 0, 1, 2]
+    assert MultiStep(4).data_index(13) == 13
+
+
+def test_sweep_trains_every_window_position_of_one_batch(torch_backend, monkeypatch):
+    scene = tiny_scene(window=3)
+    calls = []
+    original = scene.windows
+    monkeypatch.setattr(scene, 'windows', lambda size, count, seed, position=None: calls.append((seed, position)) or original(size, count, seed, position))
+    method = scene.methods['smdp']
+    math.seed(0)
+    net = method.objective.network(scene)
+    step = make_step(scene, method, net, method.make_optimizer(net, 8), 2, seed=0, steps=8)
+    for i in range(8):
+        step(i)
+    seeds = [seed for seed, _ in calls]
+    assert [position for _, position in calls] == [0, 1, 2, 3, 4, 5, 0, 1]
+    assert len(set(seeds[:6])) == 1 and seeds[6] != seeds[0]
+
+
+def test_correction_starts_as_zero_and_leaves_zero_when_trained(ml_backend):
+    scene = tiny_scene()
+    math.seed(0)
+    net = scene.correction_network()
+    window, times = scene.windows(3, 2, seed=0)
+    x = scene.grid(window[{TIME: -1}])
+    assert np.abs(scene.correction(net)(x, times[{TIME: -1}]).values.numpy('examples,x,y')).max() == 0
+    optimizer = nn.adam(net, 1e-3)
+    nn.update_weights(net, optimizer, scene.multi_step_loss(net), window, times)
+    assert np.abs(scene.correction(net)(x, times[{TIME: -1}]).values.numpy('examples,x,y')).max() > 0
+
+
+def test_zero_output_keeps_the_hidden_layers(ml_backend):
+    """Zeroing every layer would leave the features, and so every gradient, zero: training could never start."""
+    math.seed(0)
+    plain = nn.u_net(1, 1, levels=1, filters=4, batch_norm=False, periodic=True)
+    math.seed(0)
+    zeroed = networks.zero_output(nn.u_net(1, 1, levels=1, filters=4, batch_norm=False, periodic=True))
+    parameters = lambda n: sum(float(np.abs(np.asarray(p.detach() if hasattr(p, 'detach') else p)).sum()) for p in _leaves(n))
+    assert 0 < parameters(zeroed) < parameters(plain)
+
+
+def _leaves(net):
+    if hasattr(net, 'parameters') and callable(net.parameters):
+        return list(net.parameters())
+    if hasattr(net, 'trainable_weights'):
+        return [w.numpy() for w in net.trainable_weights]
+    import jax
+    return jax.tree_util.tree_leaves(net.parameters)
+
+
+@pytest.mark.parametrize('architecture', ['', 'fno'])
+def test_supervised_baselines_predict_the_residual_and_train(torch_backend, architecture):
+    scene = tiny_scene()
+    math.seed(0)
+    net = scene.supervised_network(architecture)
+    x_end, x0 = scene.pairs(4, seed=0)
+    loss = scene.supervised_loss(net, architecture)
+    before = float(loss(x_end, x0))
+    optimizer = nn.adam(net, 1e-3)
+    for _ in range(20):
+        nn.update_weights(net, optimizer, loss, x_end, x0)
+    assert float(loss(x_end, x0)) < before
+
+
+def test_unknown_architectures_and_networks_are_refused():
+    with pytest.raises(ValueError, match='network must be one of'):
+        tiny_scene(network='mlp')
+    with pytest.raises(ValueError, match='Unknown architecture'):
+        tiny_scene().supervised_network('resnet')
+
+
+def test_evaluation_reports_both_observation_sets(torch_backend):
+    scene = tiny_scene()
+    method = scene.methods['smdp']
+    math.seed(0)
+    results = scene.evaluate(method.objective.network(scene), method, scene.test_set(4, 0), 4)
+    assert set(results) == {'ode', 'sde'}
+    assert set(results['ode']) == {'mse', 'spectral_error', 'mse_clean', 'spectral_error_clean'}
+    assert results['ode']['mse'] != results['ode']['mse_clean']
