@@ -72,8 +72,11 @@ def shift_error(net, x, cells: int, *extra) -> float:
 
 
 def test_encoder_decoder_is_periodic_once_padding_covers_the_receptive_field(net_backend):
+    """Exact at `periodic_padding()`, broken by zero padding and (the edge effects of) one cell less."""
     x = features()
-    assert shift_error(encoder_decoder(2, 1, width=4, blocks=1, padding=periodic_padding(1, 4)), x, 3) < 1e-5
+    exact = periodic_padding(1, 4)
+    assert shift_error(encoder_decoder(2, 1, width=4, blocks=1, padding=exact), x, 3) < 1e-5
+    assert shift_error(encoder_decoder(2, 1, width=4, blocks=1, padding=exact - 1), x, 3) > 1e-4
     assert shift_error(encoder_decoder(2, 1, width=4, blocks=1, padding=0), x, 3) > 1e-3
 
 

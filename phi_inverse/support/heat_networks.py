@@ -16,7 +16,8 @@ The authors' code (`heat-diffusion/models/ModelLoader.py`) computes decoder bloc
 overwrites the output of that block's two transposed convolutions with the encoder skip, so they are evaluated
 and discarded. `encoder_skip=True` (default) reproduces this: the block's parameters exist (they are in the
 330,754) but receive no gradient. `encoder_skip=False` computes `d₃` like the other blocks. The authors'
-decoder also applies element-wise dropout (rate 0.5) after decoder blocks 1–4; it is left out here.
+decoder also applies element-wise dropout after decoder blocks 1–4 (the default rate 0.5, which their SMDP trainer
+keeps, with the fixed key `PRNGKey(0)` of its correction term: one frozen random mask); it is left out here.
 
 The padding (authors: tiling, here wrapping, which equals tiling for `p ≤` resolution) is periodic, the
 convolutions inside zero-pad the padded field, so the output is exactly periodic (shift-equivariant) only if
