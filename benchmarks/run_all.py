@@ -5,7 +5,7 @@
 Each ratio compares two computations measured in this run, alternating their calls (see phi_inverse.experiments.timing).
 Training steps run on PyTorch (the default backend); the JIT rows compare eager and compiled steps on every
 installed ML backend; the framework row compares phi_inverse's Poisson SIP step with the same step written in
-plain PyTorch.
+plain PyTorch; the heat SMDP rows compare its compiled training step with eager PhiML and plain PyTorch.
 """
 import argparse
 import os
@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fluid  # noqa: E402
 import framework_overhead  # noqa: E402
 import heat  # noqa: E402
+import heat_training  # noqa: E402
 import jit  # noqa: E402
 import lowdim  # noqa: E402
 import poisson  # noqa: E402
@@ -45,6 +46,7 @@ def main(argv=None):
     table += fluid.rows(64, 64, min(args.repeat, 5))  # an eager JAX step at 64x64 takes seconds
     table += fluid.training_rows(32, 8, min(args.repeat, 5))
     table += smdp.rows(args.repeat)
+    table += heat_training.rows(8, 16, 32, args.repeat)
     print_table(f'phi_inverse benchmarks (default backend torch on {backends.describe_device(backend)})', table)
     return table
 
