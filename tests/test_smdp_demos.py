@@ -38,15 +38,15 @@ def test_toy_sde_table_aggregates_seeds_beside_the_paper(tmp_path, torch_backend
 
 def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend):
     heat = load_demo('stochastic_heat')
-    methods = 'smdp-ode,smdp-sde,s-only-ode,s-only-sde,supervised' if ml_backend.name == 'torch' else 'smdp-ode,smdp-sde,supervised'
+    methods = {'torch': 'smdp-ode,smdp-sde,s-only-ode,s-only-sde,supervised,fno,bnn', 'jax': 'smdp-ode,smdp-sde,fno,bnn'}.get(ml_backend.name, 'smdp-ode,smdp-sde,supervised')
     heat.main(['--backend', ml_backend.name, '--steps', '2', '--eval-every', '2', '--batch', '2', '--test-size', '3',
                '--train-size', '4', '--res', '16', '--window', '3', '--samples', '2', '--methods', methods, '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert list(metrics['methods']) == methods.split(',')
     for entry in metrics['methods'].values():
-        assert set(entry['final']) == {'mse', 'spectral_error'} and entry['curve']['step'] == [0, 2]
+        assert set(entry['final']) == {'mse', 'spectral_error', 'mse_clean', 'spectral_error_clean'} and entry['curve']['step'] == [0, 2]
     assert metrics['methods']['smdp-sde']['model'] == metrics['methods']['smdp-ode']['model'] == 'smdp'
-    assert 'posterior_samples.png' in metrics['figures'] and all((tmp_path / f).exists() for f in metrics['figures'])
+    assert {'posterior_samples.png', 'metrics.png'} <= set(metrics['figures']) and all((tmp_path / f).exists() for f in metrics['figures'])
 
 
 def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
@@ -60,7 +60,7 @@ def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
 
 def test_unknown_method_is_rejected(tmp_path):
     with pytest.raises(SystemExit, match='smdp-ode'):
-        load_demo('stochastic_heat').main(['--methods', 'fno', '--out', str(tmp_path)])
+        load_demo('stochastic_heat').main(['--methods', 'dps', '--out', str(tmp_path)])
 
 
 def test_turbulence_demo_writes_all_five_entries(tmp_path, torch_backend, monkeypatch):

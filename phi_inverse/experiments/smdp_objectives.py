@@ -7,7 +7,8 @@ Each objective calls hooks of the scene it trains on:
   `scene.windows(size, count, seed)`;
 * `ScoreMatching`: `scene.correction_network()`, `scene.score_matching_loss(net, sliced)` and
   `scene.states(count, seed, time_sampling)`;
-* `Supervised`: `scene.supervised_network()`, `scene.supervised_loss(net)` and `scene.pairs(count, seed)`.
+* `Supervised`: `scene.supervised_network(architecture)`, `scene.supervised_loss(net, architecture)` and
+  `scene.pairs(count, seed, architecture)`.
 
 The samplers' correction factors follow from the objective (`trained_with`), so that a scene never sets `C` by hand.
 """
@@ -141,4 +142,4 @@ class Supervised:
         return scene.supervised_loss(net, self.architecture)
 
     def batches(self, scene, size: int, steps: int) -> Callable[[int, int], tuple]:
-        return lambda i, seed: scene.pairs(size, seed)
+        return lambda i, seed: scene.pairs(size, seed, self.architecture)

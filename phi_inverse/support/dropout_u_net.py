@@ -55,7 +55,7 @@ def dropout_u_net(in_channels: int, out_channels: int, filters: int = 16, levels
     """
     if not 0 <= dropout < 1 or kernel % 2 == 0:
         raise ValueError(f"dropout must lie in [0, 1) and kernel be odd, got dropout={dropout}, kernel={kernel}.")
-    channels = tuple(filters * (level + 1) for level in range(levels + 1))
+    channels = _channels(filters, levels)
     backend = require_trainable_backend().name
     if backend == 'torch':
         net = _torch_class()(in_channels, out_channels, channels, dropout, kernel)
@@ -74,6 +74,15 @@ def dropout_noise(net, batch_shape: Shape) -> Tensor:
     `batch_shape` must hold all batch dimensions of `x`, so that every example gets its own masks.
     """
     return math.random_uniform(batch_shape, channel(mask=net.mask_channels))
+
+
+def masks_per_example(filters: int, levels: int) -> int:
+    """`net.mask_channels` of `dropout_u_net(…, filters, levels)`, to draw its noise before building it."""
+    return mask_channels(_channels(filters, levels))
+
+
+def _channels(filters: int, levels: int) -> tuple:
+    return tuple(filters * (level + 1) for level in range(levels + 1))
 
 
 def mask_channels(channels: tuple) -> int:

@@ -9,6 +9,7 @@ from phi_inverse.experiments.scenes.stochastic_heat import StochasticHeatScene
 from phi_inverse.experiments.smdp_objectives import MultiStep
 from phi_inverse.physics import TIME
 from phi_inverse.support import networks
+from phi_inverse.support.jit_update import adam, jit_update
 
 pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
@@ -91,18 +92,33 @@ def _leaves(net):
     return jax.tree_util.tree_leaves(net.parameters)
 
 
-@pytest.mark.parametrize('architecture', ['', 'fno'])
-def test_supervised_baselines_predict_the_residual_and_train(torch_backend, architecture):
+@pytest.mark.parametrize('architecture', ['', 'fno', 'bnn'])
+def test_supervised_baselines_train_compiled(ml_backend, architecture):
+    if ml_backend.name == 'tensorflow' and architecture:
+        pytest.skip('The FNO and the dropout U-net exist for PyTorch and JAX.')
     scene = tiny_scene()
     math.seed(0)
     net = scene.supervised_network(architecture)
-    x_end, x0 = scene.pairs(4, seed=0)
+    batch = scene.pairs(4, seed=0, architecture=architecture)
     loss = scene.supervised_loss(net, architecture)
-    before = float(loss(x_end, x0))
-    optimizer = nn.adam(net, 1e-3)
-    for _ in range(20):
-        nn.update_weights(net, optimizer, loss, x_end, x0)
-    assert float(loss(x_end, x0)) < before
+    before = float(loss(*batch))
+    update = jit_update(net, adam(net, 1e-3), loss)
+    for _ in range(10):
+        update(*batch)
+    assert float(loss(*batch)) < before
+
+
+def test_bnn_draws_new_masks_for_every_batch_and_reconstruction(ml_backend):
+    if ml_backend.name == 'tensorflow':
+        pytest.skip('The dropout U-net exists for PyTorch and JAX.')
+    scene = tiny_scene()
+    method = scene.methods['bnn']
+    math.seed(0)
+    net = method.objective.network(scene)
+    assert np.abs(scene.pairs(4, 0, 'bnn')[2].numpy('examples,mask') - scene.pairs(4, 1, 'bnn')[2].numpy('examples,mask')).max() > 0
+    first = scene.reconstruct(net, method, None, seed=0).values.numpy('examples,x,y')
+    second = scene.reconstruct(net, method, None, seed=1).values.numpy('examples,x,y')
+    assert np.abs(first - second).max() > 1e-6
 
 
 def test_unknown_architectures_and_networks_are_refused():
@@ -113,7 +129,7 @@ def test_unknown_architectures_and_networks_are_refused():
 
 
 def test_evaluation_reports_both_observation_sets(torch_backend):
-    scene = tiny_scene()
+    scene = tiny_scene(resolution=16)  # the spectral error needs radii up to 10
     method = scene.methods['smdp']
     math.seed(0)
     results = scene.evaluate(method.objective.network(scene), method, scene.test_set(4, 0), 4)

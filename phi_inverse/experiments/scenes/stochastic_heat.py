@@ -36,7 +36,7 @@ from phiml import nn
 from ... import smdp
 from ...physics import TIME, stochastic_heat
 from ...smdp.metrics import reconstruction_mse, spectral_error
-from ...support import fno, networks
+from ...support import dropout_u_net, fno, heat_networks, networks
 from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
@@ -150,15 +150,13 @@ class StochasticHeatScene(Scene):
         if architecture == 'fno':
             return fno.fno(3, 1)
         if architecture == 'bnn':
-            from ...support import heat_networks
-            return heat_networks.dropout_u_net(1, 1, filters=self.filters, levels=self.levels + 1, dropout=self.dropout)
+            return dropout_u_net.dropout_u_net(1, 1, filters=self.filters, levels=self.bnn_levels, dropout=self.dropout)
         if architecture:
             raise ValueError(f"Unknown architecture '{architecture}'; choose '', 'fno' or 'bnn'.")
         return self._network(inputs=1)
 
     def _network(self, inputs: int):
         if self.network == 'encoder-decoder':
-            from ...support import heat_networks
             return heat_networks.encoder_decoder(inputs, 1)
         return nn.u_net(inputs, 1, levels=self.levels, filters=self.filters, batch_norm=False,
                         activation=networks.activation('LeakyReLU'), periodic=True, use_res_blocks=True)
@@ -171,14 +169,18 @@ class StochasticHeatScene(Scene):
             return x.with_values(math.native_call(net, features) / self.dt)
         return correction
 
-    def predict(self, net, architecture: str, x_end: Tensor) -> Tensor:
-        """A supervised baseline's `x̂_0 = x_T + NN(x_T)` (the FNO also sees the cell coordinates in `[0, 1]`)."""
+    @property
+    def bnn_levels(self) -> int:
+        return self.levels + 1
+
+    def predict(self, net, architecture: str, x_end: Tensor, *mask_noise: Tensor) -> Tensor:
+        """A supervised baseline's `x̂_0 = x_T + NN(x_T)`. The FNO also sees the cell coordinates in `[0, 1]`; the BNN
+        takes its dropout masks from `mask_noise` (`dropout_u_net.dropout_noise`) or, without, draws them itself."""
         if architecture == 'fno':
             coordinates = [math.expand(math.linspace(0, 1, spatial(**{dim: self.resolution})), x_end.shape) for dim in 'xy']
-            features = math.stack([x_end, *coordinates], channel(vector='x,cx,cy'))
-        else:
-            features = x_end
-        return x_end + math.native_call(net, features)
+            x_end_features = math.stack([x_end, *coordinates], channel(vector='x,cx,cy'))
+            return x_end + math.native_call(net, x_end_features)
+        return x_end + math.native_call(net, x_end, *mask_noise)
 
     def trajectories(self, count: int, seed: int) -> Tuple[Tensor, Tensor]:
         """`count` trajectories `x_0 … x_M` from random training initial states, on one jittered time grid, drawn
@@ -214,16 +216,26 @@ class StochasticHeatScene(Scene):
         window = {TIME: slice(end + 1 - size, end + 1)}
         return trajectory[window], times[window]
 
-    def pairs(self, count: int, seed: int) -> Tuple[Tensor, Tensor]:
-        """`count` supervised pairs (`x_T`, `x_0`) as value tensors along `examples`, from fresh noise."""
+    def pairs(self, count: int, seed: int, architecture: str = '') -> tuple:
+        """`count` supervised pairs (`x_T`, `x_0`) as value tensors along `examples`, from fresh noise, and for the
+        BNN the uniform noise of its dropout masks."""
         trajectory, _ = self.trajectories(count, seed)
-        return trajectory[{TIME: -1}], trajectory[{TIME: 0}]
+        pair = trajectory[{TIME: -1}], trajectory[{TIME: 0}]
+        if architecture != 'bnn':
+            return pair
+        with math.NUMPY:
+            math.seed(seed)
+            noise = math.random_uniform(batch(**{EXAMPLES: count}), channel(mask=dropout_u_net.masks_per_example(self.filters, self.bnn_levels)))
+        return (*pair, math.convert(noise))
 
     def supervised_loss(self, net, architecture: str = '') -> Callable[..., Tensor]:
-        """`‖x̂_0 − x_0‖²` summed over cells, mean over a batch of value tensors."""
+        """`‖x̂_0 − x_0‖²` summed over cells, mean over a batch of value tensors (and the BNN's mask noise)."""
         def loss(x_end: Tensor, x0: Tensor) -> Tensor:
             return math.mean(math.sum((self.predict(net, architecture, x_end) - x0) ** 2, spatial), EXAMPLES)
-        return loss
+
+        def bnn_loss(x_end: Tensor, x0: Tensor, mask_noise: Tensor) -> Tensor:
+            return math.mean(math.sum((self.predict(net, architecture, x_end, mask_noise) - x0) ** 2, spatial), EXAMPLES)
+        return bnn_loss if architecture == 'bnn' else loss
 
     def multi_step_loss(self, net, reverse_physics: bool = True) -> Callable[..., Tensor]:
         """The multi-step loss, mean over a batch of windows of value tensors."""
