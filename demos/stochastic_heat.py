@@ -49,6 +49,9 @@ def main(argv=None):
     else:
         experiment = run_demo(args, make_scene, lambda e, out: draw_figures(e, args),
                               metric='mse', summary_keys=('mse', 'spectral_error'))
+    experiment.metrics['references'] = experiment.scene.references()
+    experiment.save()
+    print('exact posterior (Wiener filter) on the same test set:', experiment.metrics['references'])
     return experiment
 
 

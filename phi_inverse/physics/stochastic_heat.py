@@ -59,3 +59,53 @@ def gaussian_random_field(shape: math.Shape, resolution: int, exponent: float = 
     values = math.real(math.ifft(coefficients * amplitude))
     std = math.sqrt(math.sum(amplitude ** 2, grid.resolution)) / resolution ** 2
     return grid.with_values(values / std)
+
+
+def prior_variance(grid: CenteredGrid, exponent: float = 4.) -> Tensor:
+    """`Var[x̂_k]` of `gaussian_random_field`'s orthonormal Fourier coefficients, in `math.fft`'s layout.
+
+    The fields have unit variance per cell, so the coefficients' variances `∝ |k|^−exponent` sum to the number of cells.
+    """
+    magnitude = math.vec_length(2 * np.pi * math.fftfreq(grid.resolution, grid.dx))
+    power = math.where(magnitude > 0, math.maximum(magnitude, 1) ** -exponent, 0)
+    return power / math.sum(power, grid.resolution) * grid.resolution.volume
+
+
+def noise_variance(grid: CenteredGrid, times: Tensor, diffusion: float, diffusivity: float = DIFFUSIVITY) -> Tensor:
+    """`Var` of the noise that `simulate` has accumulated at `times[-1]` in each orthonormal Fourier coefficient:
+    `Σ_m g²·Δt_m·exp(−2α|k|²(T − t_{m+1}))`, every Euler–Maruyama increment decayed by the steps after it."""
+    k2 = math.vec_squared(2 * np.pi * math.fftfreq(grid.resolution, grid.dx))
+    end = times[{'time': -1}]
+    return sum(diffusion ** 2 * dt * math.exp(-2 * diffusivity * k2 * (end - times[{'time': m + 1}]))
+               for m, dt in enumerate(sde.increments(times)))
+
+
+def posterior(x_end: CenteredGrid, gain: Tensor, prior: Tensor, noise: Tensor):
+    """The exact posterior of `x_0` given `x_T = F⁻¹(gain·F(x_0)) + n` for a Gaussian prior and Gaussian noise that are
+    both diagonal in Fourier space (the Wiener filter):
+
+        E[x̂_k | x_T] = w_k·x̂_T,k,   w_k = gain_k·P_k / (gain_k²·P_k + N_k),   Var[x̂_k | x_T] = P_k − w_k·gain_k·P_k.
+
+    Args:
+        x_end: Observations `x_T`.
+        gain: `exp(−α|k|²T)`, the deterministic decay of each coefficient (`math.fft` layout).
+        prior: `P_k`, e.g. `prior_variance()`.
+        noise: `N_k`, e.g. `noise_variance()` for simulated observations.
+
+    Returns:
+        The posterior mean (a grid like `x_end`) and the posterior variance of each orthonormal coefficient.
+    """
+    weight = gain * prior / (gain ** 2 * prior + noise)
+    mean = x_end.with_values(math.real(math.ifft(weight * math.fft(x_end.values))))
+    return mean, prior - weight * gain * prior
+
+
+def posterior_sample(mean: CenteredGrid, variance: Tensor) -> CenteredGrid:
+    """A sample of the Gaussian posterior: the mean plus white noise filtered to the posterior variance."""
+    white = math.random_normal(mean.values.shape)
+    return mean.with_values(mean.values + math.real(math.ifft(math.sqrt(variance) * math.fft(white))))
+
+
+def decay(grid: CenteredGrid, duration: float, diffusivity: float = DIFFUSIVITY) -> Tensor:
+    """`exp(−α|k|²·duration)` in `math.fft`'s layout: what `deterministic_step` multiplies each coefficient by."""
+    return math.exp(-diffusivity * duration * math.vec_squared(2 * np.pi * math.fftfreq(grid.resolution, grid.dx)))

@@ -66,3 +66,42 @@ def test_non_periodic_grid_is_rejected():
     x = CenteredGrid(0, extrapolation.ZERO, x=8, y=8)
     with pytest.raises(ValueError, match='PERIODIC'):
         stochastic_heat.deterministic_step(x, .1)
+
+
+def simulated_test_data(count: int = 400, resolution: int = 16, steps: int = 8, end_time: float = .2, diffusion: float = .3):
+    times = math.tensor(np.linspace(0, end_time, steps + 1), batch('time'))
+    with math.NUMPY:
+        math.seed(0)
+        x0 = stochastic_heat.gaussian_random_field(batch(examples=count), resolution)
+        x_end = stochastic_heat.simulate(x0, times, diffusion)[{'time': -1}]
+    return x0, x_end, times, diffusion
+
+
+def test_noise_variance_is_the_variance_of_simulated_noise():
+    """Simulating from x_0 = 0 leaves the noise alone; its Fourier coefficients' variance is the analytic sum."""
+    x0, _, times, diffusion = simulated_test_data()
+    with math.NUMPY:
+        math.seed(1)
+        noise = stochastic_heat.simulate(x0 * 0, times, diffusion)[{'time': -1}]
+        measured = math.mean(abs(math.fft(noise.values)) ** 2, 'examples') / 16 ** 2
+        expected = stochastic_heat.noise_variance(x0, times, diffusion)
+    np.testing.assert_allclose(measured.numpy('x,y'), expected.numpy('x,y'), rtol=.3)
+    np.testing.assert_allclose(float(math.sum(measured)), float(math.sum(expected)), rtol=.03)
+
+
+def test_posterior_mean_reaches_its_analytic_error_and_no_other_filter_beats_it():
+    x0, x_end, times, diffusion = simulated_test_data()
+    with math.NUMPY:
+        gain, prior = stochastic_heat.decay(x0, .2), stochastic_heat.prior_variance(x0)
+        noise = stochastic_heat.noise_variance(x0, times, diffusion)
+        mean, variance = stochastic_heat.posterior(x_end, gain, prior, noise)
+
+        def error(estimate):
+            return float(np.mean((estimate.values - x0.values).numpy('examples,x,y') ** 2))
+        assert error(mean) == pytest.approx(float(np.mean(variance.numpy('x,y'))), rel=.05)
+        for scale in (.8, 1.25):
+            assert error(mean) < error(mean.with_values(mean.values * scale))
+        assert error(mean) < error(stochastic_heat.posterior(x_end, gain, prior, noise * 3)[0])
+        math.seed(2)
+        sample = stochastic_heat.posterior_sample(mean, variance)
+        assert error(sample) == pytest.approx(2 * error(mean), rel=.1)  # a sample misses by the mean's error twice

@@ -136,3 +136,11 @@ def test_evaluation_reports_both_observation_sets(torch_backend):
     assert set(results) == {'ode', 'sde'}
     assert set(results['ode']) == {'mse', 'spectral_error', 'mse_clean', 'spectral_error_clean'}
     assert results['ode']['mse'] != results['ode']['mse_clean']
+
+
+def test_references_score_the_exact_posterior_mean_and_a_sample():
+    scene = tiny_scene(resolution=16, test_size=64)
+    references = scene.references()
+    mean, sample = references['posterior-mean'], references['posterior-sample']
+    for suffix in ('', '_clean'):
+        assert mean[f'mse{suffix}'] < sample[f'mse{suffix}'] and sample[f'spectral_error{suffix}'] < mean[f'spectral_error{suffix}']

@@ -278,10 +278,27 @@ class StochasticHeatScene(Scene):
         return results
 
     def _metrics(self, net, method, sampler, initial, observation, suffix: str) -> Dict[str, float]:
-        mse, spectral = [], []
-        for start in range(0, initial.shape.get_size(EXAMPLES), EVALUATION_CHUNK):
-            part = {EXAMPLES: slice(start, start + EVALUATION_CHUNK)}
-            x0_pred = self.reconstruct(net, method, sampler, observation[part], seed=start)
-            mse.append(reconstruction_mse(x0_pred, initial[part], lambda x: stochastic_heat.deterministic_step(x, self.end_time)).numpy(EXAMPLES))
-            spectral.append(spectral_error(x0_pred, initial[part]).numpy(EXAMPLES))
-        return {f'mse{suffix}': float(np.mean(np.concatenate(mse))), f'spectral_error{suffix}': float(np.mean(np.concatenate(spectral)))}
+        predictions = [self.reconstruct(net, method, sampler, observation[{EXAMPLES: slice(start, start + EVALUATION_CHUNK)}], seed=start)
+                       for start in range(0, initial.shape.get_size(EXAMPLES), EVALUATION_CHUNK)]
+        return self._scores(predictions[0].with_values(math.concat([p.values for p in predictions], EXAMPLES)), initial, suffix)
+
+    def _scores(self, x0_pred: CenteredGrid, x0: CenteredGrid, suffix: str = '') -> Dict[str, float]:
+        mse = reconstruction_mse(x0_pred, x0, lambda x: stochastic_heat.deterministic_step(x, self.end_time))
+        return {f'mse{suffix}': float(math.mean(mse, EXAMPLES)), f'spectral_error{suffix}': float(math.mean(spectral_error(x0_pred, x0), EXAMPLES))}
+
+    def references(self, seed: int = 0) -> Dict[str, Dict[str, float]]:
+        """The metrics of the exact posterior on the test set: its mean (the Wiener filter, the lowest reconstruction
+        MSE any method can reach in expectation) and one sample per observation (what a perfect posterior sampler
+        scores). The data are Gaussian and the physics linear, so the posterior is Gaussian and diagonal in Fourier
+        space (`stochastic_heat.posterior`)."""
+        gain, prior = stochastic_heat.decay(self.test_initial, self.end_time), stochastic_heat.prior_variance(self.test_initial)
+        noises = {'': stochastic_heat.noise_variance(self.test_initial, self.nominal_times(), self.diffusion),
+                  '_clean': math.ones_like(prior) * CLEAN_NOISE ** 2}
+        observations = {'': self.test_observation, '_clean': self.clean_observation}
+        results = {'posterior-mean': {}, 'posterior-sample': {}}
+        math.seed(seed)
+        for suffix, noise in noises.items():
+            mean, variance = stochastic_heat.posterior(observations[suffix], gain, prior, noise)
+            results['posterior-mean'].update(self._scores(mean, self.test_initial, suffix))
+            results['posterior-sample'].update(self._scores(stochastic_heat.posterior_sample(mean, variance), self.test_initial, suffix))
+        return results
