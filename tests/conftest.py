@@ -39,6 +39,14 @@ def ml_backend(request):
         yield selected
 
 
+@pytest.fixture(params=[name for name in ML_BACKENDS if name in ('torch', 'jax')])
+def network_backend(request):
+    """PyTorch and JAX, the backends of the hand-built networks (FNO, encoder–decoder, dropout U-net)."""
+    selected = backends.get(request.param)
+    with selected:
+        yield selected
+
+
 @pytest.fixture
 def torch_backend():
     pytest.importorskip('torch')

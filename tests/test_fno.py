@@ -11,17 +11,10 @@ from phi_inverse.support.fno import fno, parameter_count, stacked
 from phi_inverse.support.jit_update import jit_update
 
 pytestmark = pytest.mark.usefixtures('single_torch_thread')
-TRAINABLE = [name for name in backends.installed() if name in ('torch', 'jax')]
 
 
-@pytest.fixture(params=TRAINABLE)
-def fno_backend(request):
-    selected = backends.get(request.param)
-    with selected:
-        yield selected
 
-
-def test_paper_configuration_has_465377_parameters(fno_backend):
+def test_paper_configuration_has_465377_parameters(network_backend):
     """SMDP paper, table 2: 80 (lift) + 4·(2·20·20·12·12 + 420) + 2688 + 129, complex weights counted once."""
     assert parameter_count(fno(3, 1)) == 465_377
 
@@ -63,13 +56,13 @@ def shift_error(net, x, cells: int = 3) -> float:
     return np.abs(shifted.numpy('b,x,y') - np.roll(math.native_call(net, x).numpy('b,x,y'), cells, axis=1)).max()
 
 
-def test_periodic_output_is_shift_equivariant_and_padding_breaks_it(fno_backend):
+def test_periodic_output_is_shift_equivariant_and_padding_breaks_it(network_backend):
     x = features()
     assert shift_error(fno(3, 1, modes=4, width=8, layers=2, projection=16), x) < 1e-5
     assert shift_error(fno(3, 1, modes=4, width=8, layers=2, projection=16, periodic=False), x) > 1e-4
 
 
-def test_compiled_training_fits_a_target_and_checkpoints_restore_it(fno_backend, tmp_path):
+def test_compiled_training_fits_a_target_and_checkpoints_restore_it(network_backend, tmp_path):
     math.seed(1)
     net = stacked(fno(3, 1, modes=4, width=8, layers=2, projection=16), fno(3, 1, modes=4, width=8, layers=2, projection=16))
     optimizer = nn.adam(net, 3e-3)

@@ -12,14 +12,7 @@ from phi_inverse.support.fno import parameter_count
 from phi_inverse.support.heat_networks import encoder_decoder, periodic_padding
 
 pytestmark = pytest.mark.usefixtures('single_torch_thread')
-TRAINABLE = [name for name in backends.installed() if name in ('torch', 'jax')]
 
-
-@pytest.fixture(params=TRAINABLE)
-def net_backend(request):
-    selected = backends.get(request.param)
-    with selected:
-        yield selected
 
 
 def features(channels: int = 2, resolution: int = 8, examples: int = 2, seed: int = 0):
@@ -32,7 +25,7 @@ def call(net, *inputs) -> np.ndarray:
     return math.native_call(net, *inputs).numpy('b,x,y,vector')
 
 
-def test_paper_configuration_has_330754_parameters(net_backend):
+def test_paper_configuration_has_330754_parameters(network_backend):
     """SMDP paper, table 2: 1056 + 10·16,416 + 33 + 544 + 10·16,416 + 801, decoder block 3 included."""
     assert parameter_count(encoder_decoder(2, 1)) == 330_754
     assert parameter_count(encoder_decoder(2, 1, encoder_skip=False)) == 330_754
@@ -71,7 +64,7 @@ def shift_error(net, x, cells: int, *extra) -> float:
     return np.abs(call(net, shifted, *extra) - expected).max()
 
 
-def test_encoder_decoder_is_periodic_once_padding_covers_the_receptive_field(net_backend):
+def test_encoder_decoder_is_periodic_once_padding_covers_the_receptive_field(network_backend):
     """Exact at `periodic_padding()`, broken by zero padding and (the edge effects of) one cell less."""
     x = features()
     exact = periodic_padding(1, 4)
@@ -80,14 +73,14 @@ def test_encoder_decoder_is_periodic_once_padding_covers_the_receptive_field(net
     assert shift_error(encoder_decoder(2, 1, width=4, blocks=1, padding=0), x, 3) > 1e-3
 
 
-def test_authors_skip_makes_decoder_block_3_unused(net_backend):
+def test_authors_skip_makes_decoder_block_3_unused(network_backend):
     """`d₃ = e₃ + d₂` (authors) ignores block 3's convolutions; `encoder_skip=False` uses them."""
     x = features()
     for skip, unused in ((True, True), (False, False)):
         math.seed(0)
         net = encoder_decoder(2, 1, width=3, blocks=3, padding=2, encoder_skip=skip)
         before = call(net, x)
-        if net_backend.name == 'torch':
+        if network_backend.name == 'torch':
             net.decoder[2][0].layer.weight.data += 1.
         else:
             index = 1 + 2 * 3 + 2 + 2 * 2  # lift, encoder, bottleneck and expansion, decoder blocks 1-2
@@ -95,14 +88,14 @@ def test_authors_skip_makes_decoder_block_3_unused(net_backend):
         assert (np.abs(call(net, x) - before).max() < 1e-6) == unused
 
 
-def test_u_net_is_periodic_for_shifts_by_the_coarsest_cell(net_backend):
+def test_u_net_is_periodic_for_shifts_by_the_coarsest_cell(network_backend):
     x = features(channels=1, resolution=16)
     assert shift_error(dropout_u_net(1, 1, filters=3, levels=2, dropout=0.), x, 4) < 1e-5
     net = dropout_u_net(1, 1, filters=3, levels=2, dropout=.3)
     assert shift_error(net, x, 4, dropout_noise(net, x.shape.batch)) < 1e-5
 
 
-def test_dropout_samples_differ_between_calls_and_examples_and_vanish_without_dropout(net_backend):
+def test_dropout_samples_differ_between_calls_and_examples_and_vanish_without_dropout(network_backend):
     same_inputs = math.expand(features(channels=1, examples=1).b[0], batch(b=2))
     math.seed(0)
     net = dropout_u_net(1, 1, filters=3, levels=2, dropout=.3)
@@ -114,7 +107,7 @@ def test_dropout_samples_differ_between_calls_and_examples_and_vanish_without_dr
     np.testing.assert_allclose(call(deterministic, same_inputs, dropout_noise(net, batch(b=2))), call(deterministic, same_inputs), atol=1e-6)
 
 
-def test_compiled_calls_draw_new_masks_from_the_noise_argument(net_backend):
+def test_compiled_calls_draw_new_masks_from_the_noise_argument(network_backend):
     x = features(channels=1)
     math.seed(0)
     net = dropout_u_net(1, 1, filters=3, levels=2, dropout=.3)
@@ -125,11 +118,11 @@ def test_compiled_calls_draw_new_masks_from_the_noise_argument(net_backend):
     assert np.abs(compiled(x, dropout_noise(net, x.shape.batch)).numpy('b,x,y') - first).max() > 1e-4
 
 
-def test_compiled_calls_without_noise_resample_on_torch_and_refuse_on_jax(net_backend):
+def test_compiled_calls_without_noise_resample_on_torch_and_refuse_on_jax(network_backend):
     x = features(channels=1)
     net = dropout_u_net(1, 1, filters=3, levels=2, dropout=.3)
     compiled = math.jit_compile(lambda x: math.native_call(net, x))
-    if net_backend.name == 'jax':
+    if network_backend.name == 'jax':
         with pytest.raises(ValueError, match='argument'):
             compiled(x)
     else:
@@ -137,7 +130,7 @@ def test_compiled_calls_without_noise_resample_on_torch_and_refuse_on_jax(net_ba
 
 
 @pytest.mark.parametrize('build', ['encoder_decoder', 'dropout_u_net'])
-def test_one_compiled_adam_step_lowers_the_loss(net_backend, build):
+def test_one_compiled_adam_step_lowers_the_loss(network_backend, build):
     math.seed(1)
     x = features(channels=1)
     target = x * 2
