@@ -24,6 +24,7 @@ and `NN`'s output layer starts at zero, so that training starts from the reverse
 write the correction as `½g²·NN` with `g = 1` in normalised units; at this `g`, `½g²Δt = 3·10⁻⁵` would leave a
 freshly initialised correction without effect for most of a CPU-sized run.)
 """
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
@@ -95,6 +96,7 @@ class StochasticHeatScene(Scene):
     test_observation: CenteredGrid = field(init=False, repr=False)
     clean_observation: CenteredGrid = field(init=False, repr=False)
     _trajectories: dict = field(init=False, repr=False, default_factory=dict)
+    _compiled: weakref.WeakKeyDictionary = field(init=False, repr=False, default_factory=weakref.WeakKeyDictionary)
 
     name = 'stochastic_heat'
 
@@ -260,12 +262,23 @@ class StochasticHeatScene(Scene):
         if sampler is None:
             return observation.with_values(self.predict(net, method.objective.architecture, observation.values))
         physics, loss = self.physics(method.objective.reverse_physics), method.objective.trained_with
-        correction = jit_with_networks(self.correction(net), net)
+        correction = self.compiled_correction(net)
         if sampler == 'ode':
             return smdp.sample(observation, self.nominal_times(), smdp.probability_flow(physics, correction, loss), samples=samples)
         denoised = smdp.probability_flow(physics, correction, correction_factor=loss.sde_factor)
         return smdp.sample(observation, self.nominal_times(), smdp.reverse_sde(physics, correction, self.diffusion, loss),
                            samples=samples, last=denoised)
+
+    def compiled_correction(self, net) -> smdp.reverse.Correction:
+        """The correction of `net` for sampling: compiled once per network (every compiled function keeps traces of its
+        own) and without gradients, so that a rollout does not keep the activations of every step."""
+        if net not in self._compiled:
+            correction = self.correction(net)
+
+            def without_gradient(x: CenteredGrid, t: Tensor) -> CenteredGrid:
+                return x.with_values(math.stop_gradient(correction(x, t).values))
+            self._compiled[net] = jit_with_networks(without_gradient, net)
+        return self._compiled[net]
 
     def evaluate(self, net, method: Method, test_set, chunk: int) -> Dict[str, Dict[str, float]]:
         """Reconstruction MSE and spectral error for each sampler of `method`, on the simulated observations and on
