@@ -14,7 +14,6 @@ step's data, against the compiled step.
 Each ratio is measured in one run, alternating the compared calls so that machine load affects both alike.
 `rows()` gives this benchmark's rows for `benchmarks/run_all.py`.
 """
-import argparse
 import copy
 import os
 import sys
@@ -31,7 +30,7 @@ from phi_inverse.experiments.timing import interleaved_medians
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plain_heat  # noqa: E402
-from table import print_table, row  # noqa: E402
+from table import backend_parser, print_table, row, select_backend  # noqa: E402
 
 STEPS = 10 ** 5
 """Length of the run whose learning-rate schedule the steps follow."""
@@ -111,17 +110,12 @@ def check_same_loss(scene, method, batch: tuple, rtol: float = 1e-5):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--backend', default='torch', choices=('torch', 'jax'))
-    parser.add_argument('--device', choices=('cpu', 'gpu'), default=None)
-    parser.add_argument('--threads', type=int, default=1)
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument('--window', type=int, default=8, help='S, states per training window')
     parser.add_argument('--batch', type=int, default=16)
     parser.add_argument('--res', type=int, default=32)
-    parser.add_argument('--repeat', type=int, default=20)
     args = parser.parse_args(argv)
-    backends.limit_threads(args.backend, args.threads)
-    backend = backends.select(args.backend, args.device)
+    backend = select_backend(args)
     table = rows(args.window, args.batch, args.res, args.repeat)
     print_table(f'Heat SMDP training step on {backend.name} ({backends.describe_device(backend)}), {args.threads} thread(s)', table)
     return table

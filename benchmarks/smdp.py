@@ -6,7 +6,6 @@
 Each ratio is measured in one run, alternating the compared calls so that machine load affects both alike.
 `rows()` gives this benchmark's rows for `benchmarks/run_all.py`.
 """
-import argparse
 import os
 import sys
 
@@ -21,7 +20,7 @@ from phi_inverse.experiments.scenes.toy_sde import METHODS, ToySDEScene
 from phi_inverse.experiments.timing import interleaved_medians
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from table import print_table  # noqa: E402
+from table import backend_parser, print_table, select_backend  # noqa: E402
 
 
 def training_rows(window: int, batch_size: int, repeat: int) -> list:
@@ -71,15 +70,10 @@ def rows(repeat: int, samples: int = 16) -> list:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--backend', default='torch', choices=('torch', 'tensorflow', 'jax'))
-    parser.add_argument('--device', choices=('cpu', 'gpu'), default=None)
-    parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--repeat', type=int, default=20)
+    parser = backend_parser(__doc__.splitlines()[0], choices=('torch', 'tensorflow', 'jax'))
     parser.add_argument('--samples', type=int, default=16)
     args = parser.parse_args(argv)
-    backends.limit_threads(args.backend, args.threads)
-    backend = backends.select(args.backend, args.device)
+    backend = select_backend(args)
     table = rows(args.repeat, args.samples)
     print_table(f'SMDP benchmarks on {backend.name} ({backends.describe_device(backend)}), {args.threads} thread(s)', table)
     return table

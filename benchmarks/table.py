@@ -1,5 +1,9 @@
-"""Benchmark rows `{name, baseline, value, ratio, aim}` (times in seconds): building and printing them."""
-from typing import List
+"""Benchmark rows `{name, baseline, value, ratio, aim}` (times in seconds): building and printing them, and the
+command line shared by the SMDP benchmarks."""
+import argparse
+from typing import List, Sequence
+
+from phi_inverse.support import backends
 
 from phi_inverse.experiments.methods import start_training
 from phi_inverse.experiments.scenes.base import Scene
@@ -29,3 +33,19 @@ def print_table(title: str, rows: List[dict]):
     print(f"{'measurement':70s}{'baseline':>12s}{'measured':>12s}{'ratio':>9s}  aim")
     for entry in rows:
         print(f"{entry['name']:70s}{entry['baseline'] * 1e3:10.2f}ms{entry['value'] * 1e3:10.2f}ms{entry['ratio']:9.2f}  {entry['aim']}")
+
+
+def backend_parser(description: str, choices: Sequence[str] = ('torch', 'jax')) -> argparse.ArgumentParser:
+    """`--backend`, `--device`, `--threads` (default 1) and `--repeat` (default 20)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--backend', default='torch', choices=choices)
+    parser.add_argument('--device', choices=('cpu', 'gpu'), default=None)
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--repeat', type=int, default=20)
+    return parser
+
+
+def select_backend(args: argparse.Namespace):
+    """Limits the threads of `args.backend` and selects it on `args.device`; returns the backend."""
+    backends.limit_threads(args.backend, args.threads)
+    return backends.select(args.backend, args.device)
