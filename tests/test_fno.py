@@ -62,6 +62,14 @@ def test_periodic_output_is_shift_equivariant_and_padding_breaks_it(network_back
     assert shift_error(fno(3, 1, modes=4, width=8, layers=2, projection=16, periodic=False), x) > 1e-4
 
 
+def test_stacked_network_starts_from_its_parts(network_backend):
+    x = features()
+    first, second = fno(3, 1, modes=4, width=8, layers=2, projection=16), fno(3, 2, modes=4, width=8, layers=1, projection=8)
+    expected = np.concatenate([math.native_call(n, x).numpy('b,x,y,vector') for n in (first, second)], -1)
+    net = stacked(first, second)
+    np.testing.assert_allclose(math.native_call(net, x).numpy('b,x,y,vector'), expected, atol=1e-6)
+
+
 def test_compiled_training_fits_a_target_and_checkpoints_restore_it(network_backend, tmp_path):
     math.seed(1)
     net = stacked(fno(3, 1, modes=4, width=8, layers=2, projection=16), fno(3, 1, modes=4, width=8, layers=2, projection=16))

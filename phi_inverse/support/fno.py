@@ -41,7 +41,8 @@ def stacked(*nets):
     """One network running `nets` on the same input and concatenating their outputs along the channels.
 
     Use it to train several networks with one optimizer (e.g. a surrogate and a correction trained together).
-    On JAX the parts must be `StaxNet`s; the stacked network is initialised afresh from the current seed.
+    The stacked network starts from the parts' parameters (e.g. a part built with `networks.zero_output`); on JAX
+    the parts must be `StaxNet`s.
     """
     backend = require_trainable_backend().name
     if backend == 'torch':
@@ -51,6 +52,7 @@ def stacked(*nets):
     parts = [(n._initialize, n._apply) for n in nets]
     net = StaxNet(*stax.serial(stax.FanOut(len(nets)), stax.parallel(*parts), stax.FanInConcat(-1)), nets[-1]._input_shape)
     net.initialize()
+    net.parameters = [net.parameters[0], tuple(n.parameters for n in nets), net.parameters[2]]
     return net
 
 
