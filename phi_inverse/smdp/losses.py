@@ -146,7 +146,21 @@ def jitter_times(times: Tensor, dt: float) -> Tensor:
     return times + math.concat([zero, shift, zero], TIME)
 
 
-def add_training_noise(states: X, sigma: float) -> X:
+def add_training_noise(states: X, sigma: float, start_only: bool = False) -> X:
     """`x + σ·z` with `z ~ N(0, I)`: for deterministic data (`g = 0`), so that `s_θ` learns a score of the perturbed
-    states, as in denoising score matching (paper appendix A.3 uses `σ = √Δt`). Call outside JIT-compiled code."""
-    return map_values(lambda values: values + sigma * math.random_normal(values.shape), states)
+    states, as in denoising score matching (paper appendix A.3 uses `σ = √Δt`). Call outside JIT-compiled code.
+
+    Args:
+        states: States, e.g. a training window along `time`.
+        sigma: `σ`.
+        start_only: Perturb only the window's last state along `time`, where `multi_step_loss` starts its rollout,
+            and keep the targets clean (the authors' buoyancy training). Their noise would only add variance to
+            the loss: its optimum is the same, the mean of the clean states given the perturbed start.
+    """
+    def perturbed(values: Tensor) -> Tensor:
+        noise = sigma * math.random_normal(values.shape)
+        if start_only:
+            size = values.shape.get_size(TIME)
+            noise = noise * math.wrap([0.] * (size - 1) + [1.], values.shape[TIME])
+        return values + noise
+    return map_values(perturbed, states)

@@ -77,6 +77,14 @@ def test_jitter_keeps_the_ends_and_the_order(backend):
     assert np.std(shift[:, 1:-1]) > .02 / 32 and not np.allclose(shift[0], shift[1])
 
 
+def test_start_only_noise_perturbs_the_rollout_start_alone(backend):
+    math.seed(0)
+    window = CenteredGrid(0, extrapolation.PERIODIC, x=32, y=32) * math.ones(batch(time=4))
+    noise = smdp.add_training_noise(window, .3, start_only=True).values
+    assert float(math.std(noise.time[-1], noise.shape.spatial)) == pytest.approx(.3, rel=.1)
+    assert float(math.max(abs(noise.time[:-1]), noise.shape)) == 0
+
+
 def test_training_noise_has_the_requested_scale(backend):
     math.seed(0)
     grid = CenteredGrid(0, extrapolation.PERIODIC, x=64, y=64)
