@@ -36,17 +36,25 @@ def test_obstacles_avoid_the_inflow_and_fill_one_to_two_slots():
     assert not np.any(np.all(lower <= near + 10, -1) & np.all(upper >= near - 10, -1))
 
 
-def test_windows_are_noisy_flow_states_and_the_loss_trains(scene):
+def test_windows_are_flow_states_noisy_at_the_rollout_start_and_the_loss_trains(scene):
     window, times, *parameters = scene.windows(3, 2, seed=0)
     assert isinstance(window, buoyancy.FlowState) and window.smoke.shape.get_size(TIME) == 3
     rng = np.random.default_rng(0)
     simulation, start = rng.integers(0, 2, 2), int(rng.integers(0, 31 + 1 - 3))
     clean = scene.train['smoke'][simulation, start:start + 3]
     noise = window.smoke.values.numpy(f'examples,{TIME},x,y') - clean
-    assert np.std(noise) == pytest.approx(scene.noise, rel=.1)
+    assert np.std(noise[:, -1]) == pytest.approx(scene.noise, rel=.1)
+    np.testing.assert_allclose(noise[:, :-1], 0, atol=1e-6)
     math.assert_close(times, scene.times()[{TIME: slice(start, start + 3)}])
     loss = scene.multi_step_loss(scene.correction_network(), reverse_physics=True)(window, times, *parameters)
     assert np.isfinite(float(loss)) and float(loss) > 0
+
+
+def test_fresh_correction_is_zero_so_smdp_starts_as_the_reverse_physics(scene):
+    window, times, *parameters = scene.windows(3, 2, seed=0)
+    correction = scene.correction(scene.correction_network(), parameters)(window[{TIME: -1}], times[{TIME: -1}])
+    assert float(math.max(abs(correction.smoke.values), correction.smoke.values.shape)) == 0
+    assert float(math.max(abs(correction.velocity.values), correction.velocity.values.shape)) == 0
 
 
 def test_reverse_only_baseline_records_every_metric(scene):

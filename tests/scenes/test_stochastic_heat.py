@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 from phi import math
+from phi.math import batch, channel, spatial
 from phiml import nn
 
 from phi_inverse.experiments.methods import make_step
@@ -81,6 +82,20 @@ def test_zero_output_keeps_the_hidden_layers(ml_backend):
     zeroed = networks.zero_output(nn.u_net(1, 1, levels=1, filters=4, batch_norm=False, periodic=True))
     parameters = lambda n: sum(float(np.abs(np.asarray(p.detach() if hasattr(p, 'detach') else p)).sum()) for p in _leaves(n))
     assert 0 < parameters(zeroed) < parameters(plain)
+
+
+def test_zero_output_makes_a_res_net_the_zero_function(ml_backend):
+    """The buoyancy correction: PhiML's ResNet, whose output layer is its last convolution on every backend."""
+    math.seed(0)
+    net = networks.zero_output(nn.res_net(5, 3, [4, 4], batch_norm=False, activation='ReLU'))
+    x = math.random_normal(batch(examples=2), spatial(x=8, y=8), channel(vector=5))
+    out = math.native_call(net, x)
+    assert float(math.max(abs(out), out.shape)) == 0
+    assert parameters_sum(net) > 0
+
+
+def parameters_sum(net) -> float:
+    return sum(float(np.abs(np.asarray(p.detach() if hasattr(p, 'detach') else p)).sum()) for p in _leaves(net))
 
 
 def _leaves(net):

@@ -56,6 +56,18 @@ def test_noise_draws_enter_the_multi_step_loss_in_step_order():
     assert value == pytest.approx(2 * scene.diffusion ** 2 * 256, rel=1e-5)
 
 
+def test_corrections_start_at_zero_and_the_joint_surrogate_does_not(torch_backend):
+    with math.NUMPY:
+        scene = tiny_scene()
+        window, times, _ = scene.windows(3, 2, seed=5, noise=True)
+    x, t = scene.grid(window[{TIME: 2}]), times[{TIME: 2}]
+    joint = scene.joint_network()
+    for correction in (scene.correction(scene.correction_network()), scene.correction(joint, output=1, joint=True)):
+        assert float(math.max(abs(correction(x, t).values), x.values.shape)) == 0
+    surrogate_step = scene.surrogate(joint, output=0, with_time=True)(x, t, 1.)
+    assert float(math.max(abs(surrogate_step.values - x.values), x.values.shape)) > 0
+
+
 def test_losses_unroll_the_split_step_with_networks(fno_backend):
     """Each method's loss equals the summed squared error of an explicit unroll of the split step with the same draws
     (forward only, so that JAX needs no compilation; on JAX only the surrogate, since PhiML's U-net takes long to

@@ -2,7 +2,8 @@
 trajectory in between (SMDP paper, section 4.3 and appendix E).
 
 The state is `physics.buoyancy.FlowState(smoke, velocity)`; SMDP's losses and samplers take it as it is. Data is
-deterministic (`g = 0`): training windows are perturbed with Gaussian noise `σ = √Δt` (paper appendix A.3), and
+deterministic (`g = 0`): the start of each training window is perturbed with Gaussian noise `σ = √Δt` (paper
+appendix A.3; the targets stay clean, as in the authors' code), and
 the reverse SDE samples with `g = 1`, the diffusion whose one-step increment `g·√Δt` that noise stands for.
 
 Methods and the entries they record:
@@ -28,6 +29,7 @@ from phiml import nn
 from ... import smdp
 from ...physics import TIME, buoyancy
 from ...smdp.metrics import spectral_error
+from ...support import networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep
 from . import buoyancy_data as data
@@ -102,7 +104,8 @@ class BuoyancyScene(Scene):
         return lambda x, t, dt: buoyancy.reverse_step(x, geometry, t, dt)
 
     def correction_network(self):
-        return nn.res_net(5, 3, [self.filters] * self.blocks, batch_norm=False, activation='ReLU')
+        """PhiML's ResNet with a zero output layer (`networks.zero_output`): SMDP starts as `P̃⁻¹` alone."""
+        return networks.zero_output(nn.res_net(5, 3, [self.filters] * self.blocks, batch_norm=False, activation='ReLU'))
 
     def correction(self, net, parameters) -> smdp.reverse.Correction:
         """`s_θ(x, t) = NN(s, v, mask, t/T)`, FlowState in, FlowState out: a fresh network changes each step by
@@ -120,15 +123,15 @@ class BuoyancyScene(Scene):
         return correction
 
     def windows(self, size: int, count: int, seed: int) -> tuple:
-        """`count` windows of `size` frames of random training simulations, with training noise `σ`, their times and
-        the simulations' obstacle parameters."""
+        """`count` windows of `size` frames of random training simulations, training noise `σ` on the last frame (the
+        rollout's start), their times and the simulations' obstacle parameters."""
         rng = np.random.default_rng(seed)
         simulation = rng.integers(0, self.train_size, count)
         start = int(rng.integers(0, FRAMES + 1 - size))
         frames = {key: self.train[key][simulation, start:start + size] for key in ('smoke', 'velocity_x', 'velocity_y')}
         with math.NUMPY:
             math.seed(seed)
-            window = smdp.add_training_noise(data.flow_state(frames, self.resolution), self.noise)
+            window = smdp.add_training_noise(data.flow_state(frames, self.resolution), self.noise, start_only=True)
         times = self.times()[{TIME: slice(start, start + size)}]
         return (math.convert(window), math.convert(times), *(math.convert(p) for p in self.obstacles(self.train, simulation)))
 

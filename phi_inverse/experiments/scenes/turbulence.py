@@ -124,11 +124,12 @@ class TurbulenceScene(Scene):
         return fno(3, 1, modes=self.modes, width=self.width)
 
     def correction_network(self):
-        return self._u_net(inputs=2)
+        """`s_θ`'s U-net with a zero output layer (`networks.zero_output`): SMDP starts as `P̃⁻¹` alone."""
+        return networks.zero_output(self._u_net(inputs=2))
 
     def joint_network(self):
-        """One network with `P̃⁻¹`'s FNO and `s_θ`'s U-net side by side, both on `(x, sin, cos, t/T)`."""
-        return stacked(fno(4, 1, modes=self.modes, width=self.width), self._u_net(inputs=4))
+        """One network with `P̃⁻¹`'s FNO and `s_θ`'s U-net (zero output layer) side by side, both on `(x, sin, cos, t/T)`."""
+        return stacked(fno(4, 1, modes=self.modes, width=self.width), networks.zero_output(self._u_net(inputs=4)))
 
     def _u_net(self, inputs: int):
         return nn.u_net(inputs, 1, levels=self.levels, filters=self.filters, batch_norm=False,
