@@ -51,8 +51,7 @@ def stacked(*nets):
     from phiml.backend.jax.stax_nets import StaxNet
     parts = [(n._initialize, n._apply) for n in nets]
     net = StaxNet(*stax.serial(stax.FanOut(len(nets)), stax.parallel(*parts), stax.FanInConcat(-1)), nets[-1]._input_shape)
-    net.initialize()
-    net.parameters = [net.parameters[0], tuple(n.parameters for n in nets), net.parameters[2]]
+    net.parameters = [(), tuple(n.parameters for n in nets), ()]
     return net
 
 
