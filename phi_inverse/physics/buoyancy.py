@@ -192,12 +192,20 @@ def _compiled_reverse_step(state: FlowState, box_lower, box_upper, sphere_center
 
 def compiled_step(state: FlowState, parameters: Sequence[Tensor], t: Tensor) -> FlowState:
     """`step` by `TIME_STEP`, JIT-compiled, with obstacles given by the parameters of `obstacles`."""
-    return _compiled_step(state, *parameters, t)
+    return _compiled_step(_with_grid_caches(state), *parameters, t)
 
 
 def compiled_reverse_step(state: FlowState, parameters: Sequence[Tensor], t: Tensor) -> FlowState:
     """`reverse_step` by `TIME_STEP`, JIT-compiled, with obstacles given by the parameters of `obstacles`."""
-    return _compiled_reverse_step(state, *parameters, t)
+    return _compiled_reverse_step(_with_grid_caches(state), *parameters, t)
+
+
+def _with_grid_caches(state: FlowState) -> FlowState:
+    """`state` with the cached cell centres and spacing of its grids computed eagerly. The grids pass through the
+    compiled functions as static objects; a cache first filled while tracing would keep a JAX tracer."""
+    for grid in (state.smoke, state.velocity):
+        grid.geometry.center, grid.geometry.dx
+    return state
 
 
 def simulate(state: FlowState, geometry: Obstacles, steps: int, start_time: float = 0., dt: float = TIME_STEP,
