@@ -4,6 +4,7 @@
     python demos/turbulence.py              # CPU-sized: 32×32, 200 training / 20 test trajectories (≤ 60 min, 1 thread)
     python demos/turbulence.py --paper      # 64×64, 1000 training trajectories, the paper's FNO and S_max = 10
     python demos/turbulence.py --backend jax --methods surrogate-only,smdp-ode
+    python demos/turbulence.py --validation --diffusion 0.02 --out results/turbulence-g0.02   # choose g on validation data
 
 The surrogate `P̃⁻¹` (method `surrogate-only`) is trained first; `smdp` trains `s_θ` on top of it, frozen, so it
 is trained after `surrogate-only`, which is moved (or added) to the front of `--methods`. Data are simulated once
@@ -37,13 +38,18 @@ def main(argv=None):
     parser.add_argument('--modes', type=int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
     parser.add_argument('--filters', type=int, help=f"U-net channels of s_θ (default {DEFAULTS['filters']})")
     parser.add_argument('--end-time', type=float, default=10., help='T, recorded every 1 (paper: 10)')
+    parser.add_argument('--diffusion', type=float, default=TurbulenceScene.diffusion,
+                        help=f'g of the noise in the split reverse step (default {TurbulenceScene.diffusion})')
+    parser.add_argument('--validation', action='store_true',
+                        help='evaluate on held-out validation trajectories instead of the test set (to choose hyperparameters)')
     args = parse(parser, argv, 'turbulence')
     if any(m.startswith('smdp') for m in args.methods):
         args.methods = [SURROGATE] + [m for m in args.methods if m != SURROGATE]
 
     def make_scene(a):
         return TurbulenceScene(train_size=a.train_size, test_size=a.test_size, seed=a.seed, resolution=a.res, end_time=a.end_time,
-                               window=a.window, modes=a.modes, width=a.width, filters=a.filters)
+                               window=a.window, modes=a.modes, width=a.width, filters=a.filters, diffusion=a.diffusion,
+                               evaluate_on='validation' if a.validation else 'test')
     return run_demo(args, make_scene, lambda e, out: draw_figures(e, out), metric='mse', summary_keys=('mse', 'spectral_error'))
 
 

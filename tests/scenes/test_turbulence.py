@@ -44,6 +44,19 @@ def test_data_is_simulated_once_and_test_trajectories_are_separate():
     assert min(np.abs(test_initial[0] - first.train[i, 0]).max() for i in range(3)) > .1
 
 
+def test_validation_trajectories_are_neither_training_nor_test_trajectories():
+    with math.NUMPY:
+        test = tiny_scene()
+        validation = tiny_scene(evaluate_on='validation')
+    assert validation.config()['evaluate_on'] == 'validation'
+    validation_initial = validation.test_trajectories[{TIME: 0}].values.numpy('examples,x,y')
+    test_initial = test.test_trajectories[{TIME: 0}].values.numpy('examples,x,y')
+    assert np.abs(validation_initial - test_initial).max() > .1
+    assert min(np.abs(validation_initial[0] - test.train[i, 0]).max() for i in range(3)) > .1
+    with pytest.raises(ValueError, match='evaluate_on'):
+        tiny_scene(evaluate_on='train')
+
+
 def test_noise_draws_enter_the_multi_step_loss_in_step_order():
     """Identity `P̃⁻¹`, no correction, zero window and draws `z_j = j`: `x̂_1 = g·z_1`, `x̂_0 = x̂_1 + g·z_0`, loss `2g²` per cell."""
     with math.NUMPY:

@@ -2,8 +2,9 @@
 section 4.4, appendix F).
 
 Data: vorticity trajectories of `∂ω/∂t + u·∇ω = νΔω + f` (`phi_inverse.physics.vorticity`, Li et al.'s setup),
-`t = 0 … T` recorded every `Δt = 1`, simulated once and cached (`turbulence_data`). The test set holds separate
-trajectories; the observation is `ω(T)` and the target `ω(0)`.
+`t = 0 … T` recorded every `Δt = 1`, simulated once and cached (`turbulence_data`). The test set (or, with
+`evaluate_on='validation'`, a validation set) holds separate trajectories; the observation is `ω(T)` and the target
+`ω(0)`.
 
 Reverse step. The data are deterministic, so the scene follows the paper's split update for deterministic
 simulations (appendix A.3, figure 7c): a physics-only step, additive noise, then the correction as a denoiser,
@@ -58,6 +59,8 @@ class TurbulenceScene(Scene):
     Args:
         train_size: Training trajectories (paper: 1000).
         test_size: Test trajectories.
+        evaluate_on: `'test'`, or `'validation'`: held-out trajectories of their own seed stream, for choosing
+            hyperparameters such as `diffusion` without looking at the test set.
         seed: Seeds data and test set.
         resolution: Cells per side (paper: 64).
         end_time: `T` (paper: 10), recorded every `record_interval` (paper: 1).
@@ -70,6 +73,7 @@ class TurbulenceScene(Scene):
     """
     train_size: int = 1000
     test_size: int = 100
+    evaluate_on: str = 'test'
     seed: int = 0
     resolution: int = 64
     end_time: float = 10.
@@ -89,10 +93,12 @@ class TurbulenceScene(Scene):
     name = 'turbulence'
 
     def __post_init__(self):
+        if self.evaluate_on not in ('test', 'validation'):
+            raise ValueError(f"evaluate_on must be 'test' or 'validation', not '{self.evaluate_on}'")
         common = dict(resolution=self.resolution, seed=self.seed, end_time=self.end_time, record_interval=self.record_interval,
                       viscosity=self.viscosity, say=self.say)
         self.train = turbulence_data.trajectories('train', self.train_size, **common)
-        test = turbulence_data.trajectories('test', self.test_size, **common)
+        test = turbulence_data.trajectories(self.evaluate_on, self.test_size, **common)
         self.test_trajectories = self.grid(math.tensor(test, batch(EXAMPLES), batch(TIME), spatial('x,y')))
         self.trained = {}
         windows = dict(window=self.window)
@@ -103,7 +109,7 @@ class TurbulenceScene(Scene):
         }
 
     def config(self) -> dict:
-        return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'end_time': self.end_time,
+        return {'train_size': self.train_size, 'test_size': self.test_size, 'evaluate_on': self.evaluate_on, 'resolution': self.resolution, 'end_time': self.end_time,
                 'record_interval': self.record_interval, 'viscosity': self.viscosity, 'diffusion': self.diffusion,
                 'window': self.window, 'modes': self.modes, 'width': self.width, 'filters': self.filters, 'levels': self.levels,
                 'cfl': vorticity.CFL}

@@ -1,7 +1,7 @@
 """Trajectories of forced 2-D turbulence (`phi_inverse.physics.vorticity`), simulated once and cached on disk.
 
-Training and test trajectories come from different seed streams and are cached separately, so a run with another
-test size reuses the training data. Every trajectory starts from Li et al.'s Gaussian measure and is recorded
+Training, validation and test trajectories come from different seed streams and are cached separately, so a run
+with another test size reuses the training data. Every trajectory starts from Li et al.'s Gaussian measure and is recorded
 every `record_interval` from 0 to `end_time` (SMDP paper, section 4.4: 1000 trajectories, 64×64, `t = 0 … 10`).
 """
 from typing import Callable
@@ -16,7 +16,8 @@ from .base import data_seed
 
 EXAMPLES = 'examples'
 CHUNK = 100
-TRAIN_STREAM, TEST_STREAM = 0, 2
+TRAIN_STREAM, TEST_STREAM, VALIDATION_STREAM = 0, 2, 3
+STREAMS = {'train': TRAIN_STREAM, 'validation': VALIDATION_STREAM, 'test': TEST_STREAM}
 
 
 def simulate_trajectories(count: int, resolution: int, seed: int, end_time: float, record_interval: float,
@@ -34,8 +35,10 @@ def simulate_trajectories(count: int, resolution: int, seed: int, end_time: floa
 
 def trajectories(split: str, count: int, resolution: int, seed: int, end_time: float = 10., record_interval: float = 1.,
                  viscosity: float = vorticity.VISCOSITY, say: Callable[[str], None] = print) -> np.ndarray:
-    """The cached `'train'` or `'test'` trajectories of a run with `seed` (see `simulate_trajectories`)."""
-    stream = {'train': TRAIN_STREAM, 'test': TEST_STREAM}[split]
+    """The cached `'train'`, `'validation'` or `'test'` trajectories of a run with `seed` (see `simulate_trajectories`)."""
+    if split not in STREAMS:
+        raise ValueError(f"split must be one of {tuple(STREAMS)}, not '{split}'")
+    stream = STREAMS[split]
     settings = {'split': split, 'count': count, 'resolution': resolution, 'seed': seed, 'end_time': end_time,
                 'record_interval': record_interval, 'viscosity': viscosity, 'cfl': vorticity.CFL,
                 'forcing': vorticity.FORCING_AMPLITUDE, 'scheme': 'heun-advection/crank-nicolson-viscosity'}
