@@ -22,7 +22,7 @@ from phi_inverse.experiments.scenes.turbulence import SURROGATE, TurbulenceScene
 from phi_inverse.physics import TIME
 from phi_inverse.smdp.metrics import radial_power_spectrum
 
-DEFAULTS = dict(steps=600, batch=8, res=32, eval_every=200, test_size=20, train_size=200, window=10, width=20, modes=12,
+DEFAULTS = dict(steps=1500, batch=8, res=32, eval_every=500, test_size=20, train_size=200, window=10, width=20, modes=12,
                 filters=16, jit=True, threads=1)
 PAPER = dict(steps=25000, batch=20, res=64, eval_every=2500, test_size=100, train_size=1000, window=10, width=20, modes=12,
              filters=32)
