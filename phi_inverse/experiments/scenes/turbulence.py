@@ -13,7 +13,8 @@ simulations (appendix A.3, figure 7c): a physics-only step, additive noise, then
 
 `g` is a hyperparameter of the noise added to the data (here `diffusion = 0.03`, an eighth of the standard
 deviation of `ω(0)`, chosen on validation trajectories: `evaluate_on='validation'`): training draws `z` for every
-step of a window (passed in as data), the SDE sampler draws it anew, the probability-flow ODE leaves it out. `C = 1` for both samplers (`trained_with=MULTI_STEP`).
+step of a window (passed in as data), the SDE sampler draws it anew, the probability-flow ODE leaves it out.
+`C = 1` for both samplers (`trained_with=MULTI_STEP`).
 
 `P̃⁻¹(x) = x + FNO(x, sin 2π(x+y), cos 2π(x+y))`: the FNO of Li et al. with the forcing's two phases as
 (periodic) positional channels, 465,377 parameters at 12 modes and width 20; time-independent. `s_θ(x, t)`: the
@@ -93,8 +94,8 @@ class TurbulenceScene(Scene):
     name = 'turbulence'
 
     def __post_init__(self):
-        if self.evaluate_on not in ('test', 'validation'):
-            raise ValueError(f"evaluate_on must be 'test' or 'validation', not '{self.evaluate_on}'")
+        if self.evaluate_on not in turbulence_data.EVALUATION_SPLITS:
+            raise ValueError(f"evaluate_on must be one of {turbulence_data.EVALUATION_SPLITS}, not '{self.evaluate_on}'")
         common = dict(resolution=self.resolution, seed=self.seed, end_time=self.end_time, record_interval=self.record_interval,
                       viscosity=self.viscosity, say=self.say)
         self.train = turbulence_data.trajectories('train', self.train_size, **common)
@@ -109,8 +110,8 @@ class TurbulenceScene(Scene):
         }
 
     def config(self) -> dict:
-        return {'train_size': self.train_size, 'test_size': self.test_size, 'evaluate_on': self.evaluate_on, 'resolution': self.resolution, 'end_time': self.end_time,
-                'record_interval': self.record_interval, 'viscosity': self.viscosity, 'diffusion': self.diffusion,
+        return {'train_size': self.train_size, 'test_size': self.test_size, 'evaluate_on': self.evaluate_on,
+                'resolution': self.resolution, 'end_time': self.end_time, 'record_interval': self.record_interval, 'viscosity': self.viscosity, 'diffusion': self.diffusion,
                 'window': self.window, 'modes': self.modes, 'width': self.width, 'filters': self.filters, 'levels': self.levels,
                 'cfl': vorticity.CFL}
 

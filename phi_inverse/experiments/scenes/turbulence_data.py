@@ -1,8 +1,9 @@
 """Trajectories of forced 2-D turbulence (`phi_inverse.physics.vorticity`), simulated once and cached on disk.
 
 Training, validation and test trajectories come from different seed streams and are cached separately, so a run
-with another test size reuses the training data. Every trajectory starts from Li et al.'s Gaussian measure and is recorded
-every `record_interval` from 0 to `end_time` (SMDP paper, section 4.4: 1000 trajectories, 64×64, `t = 0 … 10`).
+with another test size reuses the training data. Every trajectory starts from Li et al.'s Gaussian measure and is
+recorded every `record_interval` from 0 to `end_time` (SMDP paper, section 4.4: 1000 trajectories, 64×64,
+`t = 0 … 10`).
 """
 from typing import Callable
 
@@ -18,6 +19,7 @@ EXAMPLES = 'examples'
 CHUNK = 100
 TRAIN_STREAM, TEST_STREAM, VALIDATION_STREAM = 0, 2, 3
 STREAMS = {'train': TRAIN_STREAM, 'validation': VALIDATION_STREAM, 'test': TEST_STREAM}
+EVALUATION_SPLITS = ('test', 'validation')
 
 
 def simulate_trajectories(count: int, resolution: int, seed: int, end_time: float, record_interval: float,
