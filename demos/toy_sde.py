@@ -22,8 +22,8 @@ from phi_inverse.experiments import table
 from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.toy_sde import METHODS, ToySDEScene
 
-DEFAULTS = dict(steps=16000, batch=512, eval_every=4000, test_size=1000, jit=True, threads=1)
-PAPER = dict(steps=64000, batch=512, eval_every=8000, test_size=1000)
+DEFAULTS = dict(steps=16000, batch=1024, eval_every=4000, test_size=1000, jit=True, threads=1)
+PAPER = dict(steps=64000, batch=1024, eval_every=8000, test_size=1000)
 # Table 3 of the paper: Q (mean, std over three runs) of (ODE, SDE) per method and data fraction
 PAPER_TABLE = {'multi-step': {1.: ((.97, .04), (.99, .01)), .1: ((.91, .05), (.94, .02)), .01: ((.81, .01), (.85, .06))},
                '1-step': {1.: ((.78, .16), (.93, .05)), .1: ((.44, .13), (.71, .10)), .01: ((.41, .13), (.75, .10))},
