@@ -45,12 +45,14 @@ Obstacles = Tuple[Geometry, ...]
 SMOKE_BOUNDARY = extrapolation.ZERO_GRADIENT
 VELOCITY_BOUNDARY = extrapolation.ZERO
 SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=2000, rank_deficiency=0)
+"""The pressure solve. The closed box makes the pressure unique up to a constant; PhiML's augmented system for that
+null space stops CG with `Diverged` once obstacles are present, while the plain singular system converges."""
 REVERSE_SOLVE = Solve('CG', rel_tol=1e-5, abs_tol=1e-5, max_iterations=100, rank_deficiency=0,
                       suppress=(math.Diverged, math.NotConverged))
 """The pressure solve of `P̃⁻¹`, whose inputs (reconstructions, noisy training states) need not be physical: at most
 100 CG iterations, keeping the last iterate instead of raising."""
-"""The pressure solve. The closed box makes the pressure unique up to a constant; PhiML's augmented system for that
-null space stops CG with `Diverged` once obstacles are present, while the plain singular system converges."""
+MAX_SOLVE_CELLS = 2 ** 15
+"""Cells of one pressure solve over a batch; larger batches are projected in chunks (`_project`)."""
 
 
 @sliceable
@@ -131,11 +133,23 @@ def obstacle_mask(geometries: Obstacles, like: CenteredGrid) -> CenteredGrid:
 
 
 def _project(velocity: StaggeredGrid, geometry: Obstacles, solve: Solve) -> StaggeredGrid:
-    return fluid.make_incompressible(velocity, geometry, solve)[0]
+    """`make_incompressible`, in chunks along the largest batch dimension where the batch holds over
+    `MAX_SOLVE_CELLS` cells: the solve of a batch whose entries have their own obstacles is one sparse matrix over
+    all of them, which PhiML indexes with 32-bit integers (`cells² < 2³¹`)."""
+    batch_shape = velocity.shape.batch
+    per_solve = max(1, MAX_SOLVE_CELLS // velocity.resolution.volume)
+    if batch_shape.volume <= per_solve or batch_shape.volume == 1:
+        return fluid.make_incompressible(velocity, geometry, solve)[0]
+    dim = max(batch_shape.names, key=batch_shape.get_size)
+    size = batch_shape.get_size(dim)
+    chunk = max(1, per_solve // (batch_shape.volume // size))
+    parts = [_project(velocity[{dim: slice(i, i + chunk)}], tuple(g[{dim: slice(i, i + chunk)}] for g in geometry), solve)
+             for i in range(0, size, chunk)]
+    return field.concat(parts, dim)
 
 
 def _project_gradient(inputs: dict, projected: StaggeredGrid, gradient: StaggeredGrid) -> dict:
-    return {'velocity': fluid.make_incompressible(gradient, inputs['geometry'], inputs['solve'])[0]}
+    return {'velocity': _project(gradient, inputs['geometry'], inputs['solve'])}
 
 
 project = math.custom_gradient(_project, _project_gradient, auxiliary_args='geometry,solve')

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from phi import field, math
+from phi.physics.fluid import make_incompressible as fluid_projection
 from phi.field import StaggeredGrid
 from phi.math import batch, channel, instance
 
@@ -96,6 +97,23 @@ def test_projection_removes_energy_and_divergence(backend):
     fluid = _eroded(1 - buoyancy.obstacle_mask(geometry, state.smoke).values)
     divergence_before, divergence = (field.divergence(v).values * fluid for v in (velocity, projected))
     assert float(math.max(abs(divergence), divergence.shape)) < 1e-2 * float(math.max(abs(divergence_before), divergence.shape))
+
+
+def test_a_batch_over_the_solve_limit_is_projected_in_chunks_as_a_whole(backend, monkeypatch):
+    """Each example keeps its own obstacles when `project` splits a batch into chunks of `MAX_SOLVE_CELLS` cells."""
+    lower, upper, center, radius = obstacle_parameters(3)
+    geometry = buoyancy.obstacles(lower, upper, center - math.tensor([0., 10., 20.], batch('examples')), radius)
+    math.seed(2)
+    velocity = buoyancy.empty_state(RESOLUTION, batch(examples=3)).velocity
+    velocity = velocity.with_values(math.random_normal(velocity.values.shape))
+    whole = buoyancy.project(velocity, geometry, buoyancy.SOLVE)
+    solves = []
+    monkeypatch.setattr(buoyancy, 'MAX_SOLVE_CELLS', 2 * RESOLUTION ** 2)
+    monkeypatch.setattr(buoyancy.fluid, 'make_incompressible', lambda v, *a: solves.append(v.shape) or fluid_projection(v, *a))
+    buoyancy.forget_projection_traces()
+    chunked = buoyancy.project(velocity, geometry, buoyancy.SOLVE)
+    assert [s.get_size('examples') for s in solves] == [2, 1]
+    math.assert_close(chunked.values, whole.values, abs_tolerance=1e-3)
 
 
 def test_projection_gradient_is_the_projection(torch_backend):
