@@ -138,7 +138,7 @@ def _project(velocity: StaggeredGrid, geometry: Obstacles, solve: Solve) -> Stag
     all of them, which PhiML indexes with 32-bit integers (`cells² < 2³¹`)."""
     batch_shape = velocity.shape.batch
     per_solve = max(1, MAX_SOLVE_CELLS // velocity.resolution.volume)
-    if batch_shape.volume <= per_solve or batch_shape.volume == 1:
+    if batch_shape.volume <= per_solve:
         return fluid.make_incompressible(velocity, geometry, solve)[0]
     dim = max(batch_shape.names, key=batch_shape.get_size)
     size = batch_shape.get_size(dim)
