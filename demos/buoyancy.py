@@ -1,7 +1,7 @@
 """Buoyancy-driven flow with obstacles: SMDP ODE/SDE vs reverse physics alone, s_θ alone and L-BFGS, reconstructing
 the state at t = 0.35 from the state at t = 0.65 (SMDP paper, section 4.3, Fig. 5, appendix E).
 
-    python demos/buoyancy.py            # CPU-sized: 32×32 cells, 24 training simulations, S_max = 4, 40 steps
+    python demos/buoyancy.py            # CPU-sized: 32×32 cells, 250 training simulations, S_max = 4, 300 steps
     python demos/buoyancy.py --paper    # 64×64 cells, 250 training / 5 test simulations, S_max = 20 (GPU)
 """
 import os
@@ -13,8 +13,10 @@ from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.buoyancy import BASELINES, BuoyancyScene
 from phi_inverse.physics import TIME
 
-DEFAULTS = dict(steps=40, batch=8, res=32, eval_every=40, test_size=5, train_size=24, window=4, lbfgs_iterations=1)
-PAPER = dict(steps=20000, batch=16, res=64, eval_every=2000, test_size=5, train_size=250, window=20, lbfgs_iterations=40)
+DEFAULTS = dict(steps=300, batch=8, res=32, eval_every=100, test_size=5, train_size=250, window=4, lbfgs_iterations=1,
+                noise=.01, diffusion=.1)
+PAPER = dict(steps=20000, batch=16, res=64, eval_every=2000, test_size=5, train_size=250, window=20, lbfgs_iterations=40,
+             noise=.01, diffusion=.1)
 METHODS = ('smdp-ode', 'smdp-sde', 's-only-ode', 's-only-sde')
 FRAMES = (0, 10, 20, 30)
 
@@ -24,13 +26,15 @@ def main(argv=None):
     parser.add_argument('--window', type=int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
     parser.add_argument('--train-size', type=int, help=f"training simulations (default {DEFAULTS['train_size']})")
     parser.add_argument('--lbfgs-iterations', type=int, help=f"L-BFGS iterations (default {DEFAULTS['lbfgs_iterations']})")
+    parser.add_argument('--noise', type=float, help=f"σ of the training noise (default {DEFAULTS['noise']:g})")
+    parser.add_argument('--diffusion', type=float, help=f"g of the reverse SDE (default {DEFAULTS['diffusion']:g})")
     parser.add_argument('--baselines', default=','.join(BASELINES), help='comma-separated untrained baselines to evaluate')
     args = parse(parser, argv, 'buoyancy')
     baselines = [b.strip() for b in args.baselines.split(',') if b.strip()]
 
     def make_scene(a):
         return BuoyancyScene(train_size=a.train_size, test_size=a.test_size, seed=a.seed, resolution=a.res, window=a.window,
-                             lbfgs_iterations=a.lbfgs_iterations)
+                             noise=a.noise, diffusion=a.diffusion, lbfgs_iterations=a.lbfgs_iterations)
     reconstructions = {}
 
     def figures(experiment, out):
