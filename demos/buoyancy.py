@@ -1,7 +1,7 @@
 """Buoyancy-driven flow with obstacles: SMDP ODE/SDE vs reverse physics alone, s_θ alone and L-BFGS, reconstructing
 the state at t = 0.35 from the state at t = 0.65 (SMDP paper, section 4.3, Fig. 5, appendix E).
 
-    python demos/buoyancy.py            # CPU-sized: 32×32 cells, 250 training simulations, S_max = 4, 300 steps
+    python demos/buoyancy.py            # CPU-sized: 32×32 cells, 250 training simulations, S_max = 4, 600 steps
     python demos/buoyancy.py --paper    # 64×64 cells, 250 training / 5 test simulations, S_max = 20 (GPU)
 """
 import os
@@ -13,7 +13,7 @@ from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.buoyancy import BASELINES, BuoyancyScene
 from phi_inverse.physics import TIME
 
-DEFAULTS = dict(steps=300, batch=8, res=32, eval_every=100, test_size=5, train_size=250, window=4, lbfgs_iterations=1,
+DEFAULTS = dict(steps=600, batch=8, res=32, eval_every=100, test_size=5, train_size=250, window=4, lbfgs_iterations=1,
                 noise=.01, diffusion=.1)
 PAPER = dict(steps=20000, batch=16, res=64, eval_every=2000, test_size=5, train_size=250, window=20, lbfgs_iterations=40,
              noise=.01, diffusion=.1)
