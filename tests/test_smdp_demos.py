@@ -79,14 +79,22 @@ def test_turbulence_demo_writes_all_five_entries(tmp_path, torch_backend, monkey
     assert all((out / f).exists() for f in metrics['figures'])
 
 
-def test_buoyancy_demo_records_trained_and_untrained_methods(tmp_path, monkeypatch, torch_backend):
+@pytest.mark.parametrize('backend_name', ['torch', 'jax'])
+def test_buoyancy_demo_records_trained_and_untrained_methods(tmp_path, monkeypatch, backend_name):
+    """One training step moves smdp away from its zero-started correction, i.e. from reverse-only (the gradient
+    reaches the network through the reverse physics and its custom projection gradient on both backends)."""
+    pytest.importorskip(backend_name)
     monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path / 'cache'))
     buoyancy = load_demo('buoyancy')
-    buoyancy.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '2', '--res', '16',
-                   '--window', '2', '--methods', 'smdp-ode', '--baselines', 'reverse-only', '--out', str(tmp_path)])
+    buoyancy.main(['--backend', backend_name, '--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2',
+                   '--train-size', '2', '--res', '16', '--window', '2', '--methods', 'smdp-ode', '--baselines', 'reverse-only',
+                   '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
-    assert list(metrics['methods']) == ['smdp-ode', 'reverse-only']
+    assert metrics['backend'] == backend_name and list(metrics['methods']) == ['smdp-ode', 'reverse-only']
     for entry in metrics['methods'].values():
         assert {'mse', 'mse_state', 'spectral_error', 'ssim'} <= set(entry['final'])
+    trained, untrained = (metrics['methods'][m]['final']['mse_state'] for m in ('smdp-ode', 'reverse-only'))
+    assert metrics['methods']['smdp-ode']['curve']['mse_state'][0] == pytest.approx(untrained, rel=1e-4)
+    assert trained != pytest.approx(untrained, rel=1e-6)
     assert metrics['methods']['reverse-only']['model'] is None and 'curve' not in metrics['methods']['reverse-only']
     assert metrics['figures'] == ['learning_curves.png', 'smoke.png', 'velocity_x.png']
