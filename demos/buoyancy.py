@@ -13,10 +13,11 @@ from phi_inverse.experiments.demo import argument_parser, parse, run_demo
 from phi_inverse.experiments.scenes.buoyancy import BASELINES, BuoyancyScene
 from phi_inverse.physics import TIME
 
+NOISE = dict(noise=BuoyancyScene.noise, diffusion=BuoyancyScene.diffusion)
 DEFAULTS = dict(steps=600, batch=8, res=32, eval_every=100, test_size=5, train_size=250, window=4, lbfgs_iterations=1,
-                noise=.01, diffusion=.1)
+                **NOISE)
 PAPER = dict(steps=20000, batch=16, res=64, eval_every=2000, test_size=5, train_size=250, window=20, lbfgs_iterations=40,
-             noise=.01, diffusion=.1)
+             **NOISE)
 METHODS = ('smdp-ode', 'smdp-sde', 's-only-ode', 's-only-sde')
 FRAMES = (0, 10, 20, 30)
 

@@ -25,6 +25,14 @@ def test_data_is_cached_by_its_settings_and_keeps_the_last_frames(scene, tmp_pat
     np.testing.assert_array_equal(again.train['smoke'], scene.train['smoke'])
 
 
+@pytest.mark.parametrize('settings', [dict(noise=-.01), dict(diffusion=-.1)])
+def test_negative_noise_is_refused_before_any_data_is_simulated(settings, tmp_path, monkeypatch):
+    monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path))
+    with pytest.raises(ValueError, match='must be ≥ 0'):
+        BuoyancyScene(train_size=2, test_size=2, resolution=16, **settings)
+    assert not list(tmp_path.iterdir())
+
+
 def test_obstacles_avoid_the_inflow_and_fill_one_to_two_slots():
     obstacles = data.random_obstacles(np.random.default_rng(3), 200)
     boxes = np.sum(np.all(obstacles['box_upper'] > obstacles['box_lower'], -1), -1)
