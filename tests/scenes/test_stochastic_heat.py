@@ -135,6 +135,19 @@ def test_bnn_draws_new_masks_for_every_batch_and_reconstruction(ml_backend):
     assert np.abs(first - second).max() > 1e-6
 
 
+@pytest.mark.parametrize('levels, reaches', [(4, True), (2, False)])
+def test_the_default_u_net_sees_the_whole_32_cell_domain(torch_backend, levels, reaches):
+    """Poking one cell must change the output half a period away, where the lowest (global) modes are decided."""
+    scene = StochasticHeatScene(train_size=2, test_size=1, **({} if reaches else {'levels': levels}))
+    assert scene.levels == levels
+    net = scene.supervised_network()
+    x = math.random_normal(spatial(x=32, y=32))
+    poked = x + math.where((math.meshgrid(x=32, y=32).vector['x'] == 0) & (math.meshgrid(x=32, y=32).vector['y'] == 0), 1., 0.)
+    change = abs(math.native_call(net, poked) - math.native_call(net, x))
+    assert float(math.max(change)) > 1e-3
+    assert (float(change.x[16].y[16]) > 0) == reaches
+
+
 def test_unknown_architectures_and_networks_are_refused():
     with pytest.raises(ValueError, match='network must be one of'):
         tiny_scene(network='mlp')
