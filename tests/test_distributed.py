@@ -127,7 +127,8 @@ def run_torch(tmp_path, network: str, compiled: bool, control: bool = False) -> 
                                                                            MASTER_ADDR='127.0.0.1', MASTER_PORT=port))
                for rank, log in enumerate(logs)]
     _wait_all_or_kill(workers, timeout=240)
-    assert all(w.returncode == 0 for w in workers), '\n'.join(log.read_text() for log in logs)
+    assert all(w.returncode == 0 for w in workers), '\n'.join(f'rank {rank} exited with {w.returncode}:\n{log.read_text()}'
+                                                             for rank, (w, log) in enumerate(zip(workers, logs)))
     return _results(out)
 
 

@@ -17,7 +17,8 @@ class GlobalSum(torch.autograd.Function):
     """`Σ_r t_r` over all workers, differentiable: the gradient of `t_r` is the sum of the workers' gradients.
 
     Inside a `torch.jit` trace it is recorded as one Python operation that communicates whenever the trace runs
-    (the tracer cannot record the process group itself).
+    (the tracer cannot record the process group itself). The trace keeps `group` alive, so the default group is
+    passed as `None`: a trace that outlives `destroy_process_group` must not hold a process group.
     """
 
     @staticmethod
@@ -53,7 +54,7 @@ class SyncBatchNorm(_BatchNorm):
             raise ValueError(f"expected at least 2D input (got {input.dim()}D input)")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        group = self.process_group or dist.group.WORLD
+        group = self.process_group  # None: the default group, looked up when the trace runs
         if not (self.training and distributed.synchronised() and dist.is_initialized() and dist.get_world_size(group) > 1):
             return super().forward(input)
         return self._gathered_forward(input, group)
