@@ -20,6 +20,7 @@ import numpy as np
 
 from phi_inverse.support import backends
 from phi_inverse.experiments import comparison, plot
+from phi_inverse.experiments.demo import HelpFormatter
 from phi_inverse.experiments.scenes.exponential import ExponentialScene
 from phi_inverse.experiments.scenes.fluid import FluidScene
 from phi_inverse.experiments.scenes.heat import HeatScene
@@ -41,7 +42,7 @@ PARITY_AIM, PARITY_ACCEPTED = 1e-5, 1e-4
 
 
 def argument_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=HelpFormatter)
     parser.add_argument('--scene', choices=sorted(SCENES), default='poisson')
     parser.add_argument('--backends', '--backend', default=','.join(backends.installed()),
                         help='comma-separated backends (numpy runs the physics only)')

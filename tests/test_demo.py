@@ -79,3 +79,15 @@ def test_summary_reports_ratio_to_sip():
                            'adam': {'final': {'x_mae': .25, 'y_loss': 2.}, 'seconds_per_step': .01, 'diverged_at': 5}}}
     table = demo.summary(metrics)
     assert '2.50' in table and 'diverged at step 5' in table
+
+
+@pytest.mark.parametrize('threads', [None, 1])
+def test_help_states_each_default_once_and_the_one_that_applies(threads):
+    poisson = load_demo('poisson')
+    parser = demo.argument_parser('test', {**poisson.DEFAULTS, 'threads': threads}, poisson.PAPER, ('sip',))
+    text = ' '.join(parser.format_help().split())
+    assert '(default: None)' not in text
+    assert text.count('(default 500)') == 1 and '(default 500) (default' not in text
+    threads_help = text[text.index('--threads THREADS CPU'):].split('--', 2)[1]
+    assert ("backend's choice" in threads_help) == (threads is None)
+    assert ('(default: 1)' in threads_help) == (threads == 1)

@@ -19,10 +19,19 @@ from .scenes.base import Scene
 SCENE_FLAGS = ('res',)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends a flag's default to its help unless the help already names it or there is none to show."""
+
+    def _get_help_string(self, action):
+        if action.default is None or 'default' in (action.help or ''):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequence[str],
                     backend_choices: Sequence[str] = TRAINING_BACKENDS) -> argparse.ArgumentParser:
     """The demo flags shared by every demo. `defaults` are CPU-sized; `--paper` switches to `paper`; explicit flags win."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=description, formatter_class=HelpFormatter)
     parser.set_defaults(_defaults=defaults, _paper=paper)
     parser.add_argument('--backend', choices=backend_choices, default='torch', help='ML backend')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default=None, help="compute device (default: PhiFlow's choice)")
@@ -42,7 +51,7 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--devices', type=int, default=1, help='JAX: shard each batch over this many local devices '
                         '(PyTorch: start the demo with torchrun --nproc_per_node N)')
     parser.add_argument('--threads', type=int, default=defaults.get('threads'),
-                        help='CPU threads per operation (default: the backend\'s choice)')
+                        help='CPU threads per operation' + ('' if defaults.get('threads') else " (default: the backend's choice)"))
     return parser
 
 
