@@ -19,7 +19,8 @@ from phi_inverse.smdp.metrics import radial_power_spectrum
 
 DEFAULTS = dict(steps=3000, batch=16, res=32, eval_every=1000, test_size=500, train_size=2500, window=16, filters=16,
                 levels=4, network='u-net', jit=True, threads=1)
-PAPER = dict(steps=188000, batch=16, res=32, eval_every=10000, test_size=500, train_size=2500, window=32, network='encoder-decoder')
+PAPER = dict(steps=188000, batch=16, res=32, eval_every=10000, test_size=500, train_size=2500, window=32, network='encoder-decoder',
+             gradient_clip=10.)
 """The authors' schedule: 14 curriculum epochs and 80 fine-tuning epochs of 1000 trajectories in batches of 16, every
 window position an optimizer step (94 · 63 · 32 ≈ 188k steps)."""
 METHODS = ('smdp-ode', 'smdp-sde', 's-only-ode', 's-only-sde', 'supervised', 'fno', 'bnn')
@@ -32,6 +33,8 @@ def main(argv=None):
     parser.add_argument('--filters', type=int, help=f"U-net channels (default {DEFAULTS['filters']})")
     parser.add_argument('--levels', type=int, help=f"U-net resolution levels (default {DEFAULTS['levels']})")
     parser.add_argument('--network', choices=NETWORKS, help=f"architecture of s_θ and the supervised baseline (default {DEFAULTS['network']})")
+    parser.add_argument('--gradient-clip', type=float, help="clip every method's gradient to this global norm "
+                        f"(default: no clipping; --paper: {PAPER['gradient_clip']:g})")
     parser.add_argument('--ablation', default='', help='comma-separated S_max values: train only SMDP, once per value (paper Fig. 4)')
     parser.add_argument('--samples', type=int, default=5, help='SDE posterior samples shown for one observation')
     ablation = parser.parse_known_args(argv)[0].ablation
@@ -40,7 +43,8 @@ def main(argv=None):
 
     def make_scene(a):
         return StochasticHeatScene(train_size=a.train_size, test_size=a.test_size, seed=a.seed, resolution=a.res,
-                                   network=a.network, filters=a.filters, levels=a.levels, window=a.window)
+                                   network=a.network, filters=a.filters, levels=a.levels, window=a.window,
+                                   gradient_clip=a.gradient_clip)
     if windows:
         smdp = make_scene(args).methods['smdp']
         methods = {f'smdp-s{w}': replace(smdp, objective=replace(smdp.objective, window=w)) for w in windows}

@@ -1,9 +1,11 @@
 import numpy as np
+import pytest
 from phi import math
 from phi.math import batch, channel
 from phiml import nn
 
-from phi_inverse.support.optimizers import adadelta
+from phi_inverse.support.jit_update import jit_update
+from phi_inverse.support.optimizers import adadelta, clip_gradient_norm
 from phi_inverse.experiments.methods import Method
 
 
@@ -38,3 +40,34 @@ def test_adadelta_follows_the_update_rule_on_every_backend(ml_backend):
 def test_adadelta_is_a_native_optimizer_of_the_backend(torch_backend):
     import torch
     assert isinstance(adadelta(nn.mlp(1, 1, [])), torch.optim.Adadelta)
+
+
+def clipped_sgd_change(max_norm, jit=False) -> np.ndarray:
+    """One SGD step (lr 1) of a linear layer `w·3 + b` under loss `10·out`: gradient (30, 10), norm √1000."""
+    math.seed(0)
+    net = nn.mlp(1, 1, [])
+    optimizer = Method('physics', 'sgd', 1., gradient_clip=max_norm).make_optimizer(net)
+    x = math.tensor([[3.]], batch('b'), channel('vector'))
+    update = jit_update(net, optimizer, lambda x: 10 * math.sum(math.native_call(net, x)), jit=jit)
+    before = parameters(net)
+    update(x)
+    return parameters(net) - before
+
+
+@pytest.mark.parametrize('jit', [False, True])
+def test_gradient_clip_scales_the_whole_gradient_to_the_norm_on_every_backend(ml_backend, jit):
+    """Clipping each parameter on its own would give (−10, −10); no clipping (−30, −10)."""
+    np.testing.assert_allclose(sorted(clipped_sgd_change(10., jit)), sorted([-30 / 1000 ** .5 * 10, -10 / 1000 ** .5 * 10]), rtol=1e-4)
+
+
+def test_gradient_clip_leaves_a_smaller_gradient_alone(ml_backend):
+    np.testing.assert_allclose(sorted(clipped_sgd_change(100.)), [-30., -10.], rtol=1e-4)
+
+
+def test_gradient_clip_rejects_a_norm_that_is_not_positive():
+    with pytest.raises(ValueError, match='gradient_clip'):
+        Method('physics', gradient_clip=0.)
+    with pytest.raises(ValueError, match='max_norm'):
+        clip_gradient_norm(object(), -1.)
+    with pytest.raises(TypeError, match='Cannot clip'):
+        clip_gradient_norm(object(), 1.)

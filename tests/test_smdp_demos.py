@@ -52,9 +52,10 @@ def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend
 def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
     heat = load_demo('stochastic_heat')
     heat.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '4', '--res', '16',
-               '--ablation', '2,3', '--out', str(tmp_path)])
+               '--ablation', '2,3', '--gradient-clip', '10', '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert list(metrics['methods']) == ['smdp-s2-ode', 'smdp-s2-sde', 'smdp-s3-ode', 'smdp-s3-sde']
+    assert {entry['method']['gradient_clip'] for entry in metrics['methods'].values()} == {10.}
     assert metrics['figures'] == ['learning_curves.png', 'ablation.png']
 
 

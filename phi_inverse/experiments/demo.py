@@ -23,7 +23,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends a flag's default to its help unless the help already names it or there is none to show."""
 
     def _get_help_string(self, action):
-        if action.default is None or 'default' in (action.help or ''):
+        if action.default in (None, '') or 'default' in (action.help or ''):
             return action.help
         return super()._get_help_string(action)
 

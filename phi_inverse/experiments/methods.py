@@ -47,6 +47,7 @@ class Method:
         momentum: SGD momentum.
         variants: Evaluation variants of one trained network, each recorded as `<name>-<variant>` in
             `metrics.json` (e.g. `('ode', 'sde')`: the SMDP correction sampled two ways). Empty: one entry `<name>`.
+        gradient_clip: If set, every step clips the gradient to this global norm (`optimizers.clip_gradient_norm`).
     """
     objective: Objective
     optimizer: str = 'adam'
@@ -54,12 +55,15 @@ class Method:
     final_learning_rate: Optional[float] = None
     momentum: float = 0.
     variants: Tuple[str, ...] = ()
+    gradient_clip: Optional[float] = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {tuple(OPTIMIZERS)} but got '{self.optimizer}'.")
         if self.final_learning_rate is not None and self.optimizer != 'adam':
             raise ValueError(f"A decaying learning rate needs optimizer 'adam', not '{self.optimizer}'.")
+        if self.gradient_clip is not None and not self.gradient_clip > 0:
+            raise ValueError(f"gradient_clip must be positive or None but got {self.gradient_clip}.")
 
     def entries(self, name: str) -> Tuple[str, ...]:
         """The `metrics.json` entries of this method trained under `name`."""
@@ -67,6 +71,10 @@ class Method:
 
     def make_optimizer(self, net, steps: Optional[int] = None):
         """The optimizer of `net` for a run of `steps` steps (needed with a decaying learning rate)."""
+        optimizer = self._unclipped_optimizer(net, steps)
+        return optimizers.clip_gradient_norm(optimizer, self.gradient_clip) if self.gradient_clip else optimizer
+
+    def _unclipped_optimizer(self, net, steps: Optional[int]):
         if self.final_learning_rate is not None:
             if steps is None:
                 raise ValueError("A decaying learning rate needs the run's length: make_optimizer(net, steps).")

@@ -78,6 +78,7 @@ class StochasticHeatScene(Scene):
         sweep: Train on every window position of one simulated batch in turn (the authors' training) instead of a
             new batch and a random position every step.
         dropout: Dropout rate of the `bnn` baseline.
+        gradient_clip: If set, every method clips its gradient to this global norm (the authors' code: 10).
     """
     train_size: int = 2500
     test_size: int = 500
@@ -94,6 +95,7 @@ class StochasticHeatScene(Scene):
     window: int = 16
     sweep: bool = True
     dropout: float = .1
+    gradient_clip: Optional[float] = None
     initial: np.ndarray = field(init=False, repr=False)
     test_initial: CenteredGrid = field(init=False, repr=False)
     test_observation: CenteredGrid = field(init=False, repr=False)
@@ -120,18 +122,20 @@ class StochasticHeatScene(Scene):
     def default_methods(self) -> Dict[str, Method]:
         sweep = self.steps if self.sweep else 0
         multi_step = dict(first=CURRICULUM_START, increment=2, sweep=sweep)
+        optimizer = dict(LEARNING_RATES, gradient_clip=self.gradient_clip)
         return {
-            'smdp': Method(MultiStep(self.window, **multi_step), variants=SAMPLERS, **LEARNING_RATES),
-            's-only': Method(MultiStep(self.window, reverse_physics=False, **multi_step), variants=SAMPLERS, **LEARNING_RATES),
-            'supervised': Method(Supervised(), **LEARNING_RATES),
-            'fno': Method(Supervised('fno'), **LEARNING_RATES),
-            'bnn': Method(Supervised('bnn'), **LEARNING_RATES),
+            'smdp': Method(MultiStep(self.window, **multi_step), variants=SAMPLERS, **optimizer),
+            's-only': Method(MultiStep(self.window, reverse_physics=False, **multi_step), variants=SAMPLERS, **optimizer),
+            'supervised': Method(Supervised(), **optimizer),
+            'fno': Method(Supervised('fno'), **optimizer),
+            'bnn': Method(Supervised('bnn'), **optimizer),
         }
 
     def config(self) -> dict:
         return {'train_size': self.train_size, 'test_size': self.test_size, 'resolution': self.resolution, 'time_steps': self.steps,
                 'end_time': self.end_time, 'diffusion': self.diffusion, 'network': self.network, 'filters': self.filters,
-                'levels': self.levels, 'bnn_levels': self.bnn_levels, 'jitter': self.jitter, 'window': self.window, 'sweep': self.sweep, 'dropout': self.dropout}
+                'levels': self.levels, 'bnn_levels': self.bnn_levels, 'jitter': self.jitter, 'window': self.window, 'sweep': self.sweep, 'dropout': self.dropout,
+                'gradient_clip': self.gradient_clip}
 
     @property
     def dt(self) -> float:
