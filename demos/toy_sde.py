@@ -5,6 +5,7 @@
     python demos/toy_sde.py --paper                   # longer training
     python demos/toy_sde.py --backend jax --methods multi-step
     python demos/toy_sde.py --table --seeds 0,1,2     # Table 3: all methods x 100 / 10 / 1 % data x seeds
+    python demos/toy_sde.py --table --jobs 2          # two runs of the table at a time
 
 Every training window comes with its mirror image (x → −x) by default, which the symmetry of the SDE allows; `--no-mirror`
 trains on the paths as the paper did.
@@ -40,7 +41,6 @@ def main(argv=None):
     parser.add_argument('--table', action='store_true', help='Table 3: every method x --fractions x --seeds, one run each, aggregated')
     parser.add_argument('--seeds', default=None, help='comma-separated seeds of --table (default: --seed)')
     parser.add_argument('--fractions', default='1,0.1,0.01', help='data fractions of --table')
-    parser.add_argument('--jobs', type=int, default=1, help='runs of --table trained in parallel processes')
     known = parser.parse_known_args(argv)[0]
     name = 'toy_sde-table' if known.table else 'toy_sde' if known.data_fraction == 1 else f'toy_sde-{known.data_fraction:g}'
     args = parse(parser, argv, name)
@@ -75,7 +75,7 @@ def run_table(args: Namespace) -> dict:
     """Table 3: one experiment per (data fraction, seed), then means and standard deviations beside the paper's."""
     seeds = [int(s) for s in (args.seeds or str(args.seed)).split(',')]
     fractions = [float(f) for f in args.fractions.split(',')]
-    jobs = {(f, seed): Namespace(**{**vars(args), 'data_fraction': f, 'seed': seed, 'table': False,
+    jobs = {(f, seed): Namespace(**{**vars(args), 'data_fraction': f, 'seed': seed, 'table': False, 'jobs': 1,
                                     'out': os.path.join(args.out, f'fraction-{f:g}', f'seed-{seed}')})
             for f in fractions for seed in seeds}
     folders = dict(zip(jobs, table.run_grid(_table_run, list(jobs.values()), args.jobs)))

@@ -91,3 +91,34 @@ def test_help_states_each_default_once_and_the_one_that_applies(threads):
     threads_help = text[text.index('--threads THREADS CPU'):].split('--', 2)[1]
     assert ("backend's choice" in threads_help) == (threads is None)
     assert ('(default: 1)' in threads_help) == (threads == 1)
+
+
+def test_jobs_train_each_method_in_a_worker_with_the_results_of_one_process(tmp_path, monkeypatch):
+    pytest.importorskip('torch')
+    from phi_inverse.experiments import methods
+    poisson = load_demo('poisson')
+    flags = ['--steps', '2', '--eval-every', '1', '--res', '16', '--batch', '4', '--test-size', '4', '--methods', 'sip,adam']
+    one = poisson.main(flags + ['--out', str(tmp_path / 'one')]).metrics
+
+    def no_training_here(*args, **kwargs):
+        def step(i):
+            raise AssertionError('With --jobs the workers train; the parent only records their checkpoints.')
+        return step
+    monkeypatch.setattr(methods, 'make_step', no_training_here)
+    two = poisson.main(flags + ['--out', str(tmp_path / 'two'), '--jobs', '2']).metrics
+    for name in ('sip', 'adam'):
+        assert two['methods'][name]['curve']['x_mae'] == one['methods'][name]['curve']['x_mae']
+    assert two['figures'] == one['figures'] and sorted(os.listdir(tmp_path / 'two' / 'checkpoints')) == ['adam', 'sip']
+
+
+def test_jobs_are_refused_where_methods_build_on_each_other():
+    from phi_inverse.experiments import parallel
+
+    class Staged:
+        name = 'staged'
+
+        def register_network(self, name, net):
+            pass
+    parallel.check_independent(Staged(), 1)
+    with pytest.raises(SystemExit, match='drop --jobs 2'):
+        parallel.check_independent(Staged(), 2)

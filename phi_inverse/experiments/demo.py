@@ -6,12 +6,13 @@ scene (e.g. `--res` without a grid) is rejected with a message.
 """
 import argparse
 import os
+import sys
 from dataclasses import replace
 from typing import Callable, Dict, Optional, Sequence
 
 from ..support import backends, distributed, sharding
 from ..support.checks import TRAINING_BACKENDS
-from . import plot
+from . import parallel, plot
 from .methods import Method
 from .runner import Experiment
 from .scenes.base import Scene
@@ -52,12 +53,16 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
                         '(PyTorch: start the demo with torchrun --nproc_per_node N)')
     parser.add_argument('--threads', type=int, default=defaults.get('threads'),
                         help='CPU threads per operation' + ('' if defaults.get('threads') else " (default: the backend's choice)"))
+    parser.add_argument('--jobs', type=int, default=defaults.get('jobs', 1),
+                        help='train the methods in this many processes at a time (one method each); figures follow')
+    parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     return parser
 
 
 def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None, name: str = 'demo') -> argparse.Namespace:
     """Parses flags and fills unset ones from the paper configuration (with `--paper`) or the CPU defaults."""
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     configuration = {**args._defaults, **(args._paper if args.paper else {})}
     for flag in SCENE_FLAGS:
         if getattr(args, flag) is not None and flag not in configuration:
@@ -76,6 +81,10 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
         parser.error("--devices N shards compiled JAX steps: add --backend jax --jit (PyTorch: use torchrun --nproc_per_node N).")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1 but got {args.threads}.")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1 but got {args.jobs}.")
+    if args.jobs > 1 and args.devices > 1:
+        parser.error("--jobs N trains methods in separate processes; it does not combine with --devices.")
     return args
 
 
@@ -146,9 +155,17 @@ def run_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace]
         f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
         f"batch {args.batch}{', jit' if args.jit else ''}{f', {world.size} workers ({world.backend})' if world.size > 1 else ''}; "
         f"writing to {args.out}")
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit)
+    jobs = min(args.jobs, len(methods))
+    if jobs > 1:
+        if world.size > 1:
+            raise SystemExit(f"--jobs {args.jobs} trains methods in separate processes; start it without torchrun.")
+        parallel.check_independent(scene, jobs)
+        parallel.train_in_processes(make_scene, args.argv, args.out, list(methods), jobs)
+    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit, write=not args.worker)
     for name, method in methods.items():
-        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume, time_budget=time_budget)
+        experiment.run(name, method, args.steps, args.eval_every, resume=args.resume or jobs > 1, time_budget=time_budget)
+    if args.worker:
+        return experiment
     if world.is_main:
         with distributed.unsynchronised():
             paths = [plot.learning_curves(experiment.metrics, os.path.join(args.out, 'learning_curves.png'), metric)]

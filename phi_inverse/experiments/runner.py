@@ -34,12 +34,13 @@ class Experiment:
         out: Directory for `metrics.json` and checkpoints; `None` keeps everything in memory.
         config: Extra settings to record (e.g. the command-line flags).
         jit: Compile each training step's loss and gradient (network, physics, update).
+        write: Write `metrics.json` to `out`; `False` keeps only the checkpoints there (a worker of `--jobs`).
     """
 
     def __init__(self, scene: Scene, batch_size: int, seed: int = 0, test_size: int = 64, out: Optional[str] = None,
-                 config: dict = None, jit: bool = False):
+                 config: dict = None, jit: bool = False, write: bool = True):
         backend = require_trainable_backend()
-        self.scene, self.batch_size, self.seed, self.out, self.jit = scene, batch_size, seed, out, jit
+        self.scene, self.batch_size, self.seed, self.out, self.jit, self.write = scene, batch_size, seed, out, jit, write
         self.test_set = scene.test_set(test_size, seed)
         self.networks = {}
         self._clock = (time.process_time(), time.perf_counter())
@@ -108,7 +109,7 @@ class Experiment:
         """Writes `metrics.json` to `out` (no-op without `out`), with the process CPU and wall time so far."""
         self.metrics['cpu_seconds'] = time.process_time() - self._clock[0]
         self.metrics['wall_seconds'] = time.perf_counter() - self._clock[1]
-        if self.out and distributed.is_main():
+        if self.out and self.write and distributed.is_main():
             os.makedirs(self.out, exist_ok=True)
             with open(os.path.join(self.out, 'metrics.json'), 'w') as file:
                 json.dump(self.metrics, file, indent=1)
