@@ -1,4 +1,4 @@
-"""The FNO factory: the paper's parameter count, the same function on PyTorch and JAX, training and checkpoints."""
+"""The FNO factory: the paper's parameter count, the same function on PyTorch, JAX and TensorFlow, training and checkpoints."""
 import numpy as np
 import pytest
 from phi import math
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures('single_torch_thread')
 
 
 
-def test_paper_configuration_has_465377_parameters(network_backend):
+def test_paper_configuration_has_465377_parameters(ml_backend):
     """SMDP paper, table 2: 80 (lift) + 4·(2·20·20·12·12 + 420) + 2688 + 129, complex weights counted once."""
     assert parameter_count(fno(3, 1)) == 465_377
 
@@ -24,18 +24,35 @@ def features(resolution: int = 16, seed: int = 0):
     return math.tensor(rng.standard_normal((2, resolution, resolution, 3)).astype(np.float32), batch('b'), spatial('x,y'), channel(vector='a,b,c'))
 
 
-def test_torch_and_jax_compute_the_same_function():
-    """JAX network given the PyTorch weights returns the PyTorch output (layouts, mode truncation, activation)."""
-    pytest.importorskip('jax')
+def torch_reference():
+    """A small PyTorch FNO's output on `features()` and its weights as NumPy arrays."""
+    pytest.importorskip('torch')
     with backends.get('torch'):
         math.seed(0)
         torch_net = fno(3, 2, modes=5, width=6, layers=2, projection=8)
         expected = math.native_call(torch_net, features()).numpy('b,x,y,vector')
-        weights = {name: p.detach().numpy() for name, p in torch_net.state_dict().items()}
+        return expected, {name: p.detach().numpy() for name, p in torch_net.state_dict().items()}
+
+
+def test_torch_and_jax_compute_the_same_function():
+    """JAX network given the PyTorch weights returns the PyTorch output (layouts, mode truncation, activation)."""
+    pytest.importorskip('jax')
+    expected, weights = torch_reference()
     with backends.get('jax'):
         jax_net = fno(3, 2, modes=5, width=6, layers=2, projection=8)
         jax_net.parameters = _torch_to_stax(weights, layers=2)
         actual = math.native_call(jax_net, features()).numpy('b,x,y,vector')
+    np.testing.assert_allclose(actual, expected, atol=1e-5)
+
+
+def test_torch_and_keras_compute_the_same_function():
+    """The Keras network given the PyTorch weights returns the PyTorch output."""
+    pytest.importorskip('tensorflow')
+    expected, weights = torch_reference()
+    with backends.get('tensorflow'):
+        keras_net = fno(3, 2, modes=5, width=6, layers=2, projection=8)
+        _torch_to_keras(weights, keras_net)
+        actual = math.native_call(keras_net, features()).numpy('b,x,y,vector')
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
@@ -51,12 +68,23 @@ def _torch_to_stax(weights: dict, layers: int):
     return params + [dense('project'), (), dense('out')]
 
 
+def _torch_to_keras(weights: dict, net):
+    def dense(layer, name):
+        layer.set_weights([weights[name + '.weight'][:, :, 0, 0].T, weights[name + '.bias']])
+    for layer, name in ((net.lift, 'lift'), (net.project, 'project'), (net.out, 'out')):
+        dense(layer, name)
+    for i, (spectral, pointwise) in enumerate(zip(net.spectral, net.pointwise)):
+        complex_weights = weights[f'spectral.{i}.weights']
+        spectral.set_weights([np.stack([complex_weights.real, complex_weights.imag], -1)])
+        dense(pointwise, f'pointwise.{i}')
+
+
 def shift_error(net, x, cells: int = 3) -> float:
     shifted = math.native_call(net, math.tensor(np.roll(x.numpy('b,x,y,vector'), cells, axis=1), x.shape))
     return np.abs(shifted.numpy('b,x,y') - np.roll(math.native_call(net, x).numpy('b,x,y'), cells, axis=1)).max()
 
 
-def test_periodic_output_is_shift_equivariant_and_padding_breaks_it(network_backend):
+def test_periodic_output_is_shift_equivariant_and_padding_breaks_it(ml_backend):
     x = features()
     assert shift_error(fno(3, 1, modes=4, width=8, layers=2, projection=16), x) < 1e-5
     assert shift_error(fno(3, 1, modes=4, width=8, layers=2, projection=16, periodic=False), x) > 1e-4

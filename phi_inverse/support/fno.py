@@ -1,4 +1,4 @@
-"""The 2-D Fourier neural operator of Li et al. (FNO-2D) for PyTorch and JAX, trainable through `phiml.nn`.
+"""The 2-D Fourier neural operator of Li et al. (FNO-2D) for PyTorch, JAX and TensorFlow, trainable through `phiml.nn`.
 
     v₀ = P(a),   v_{l+1} = σ(K_l v_l + W_l v_l),   u = Q₂ σ(Q₁ v_L),
 
@@ -10,8 +10,8 @@ Fourier coefficients of both signs of `k_x` (and non-negative `k_y`, real FFT) b
 table 2: `80 + 4·(2·20·20·12·12 + 420) + 2688 + 129`.
 
 The network takes the native layout `math.native_call` passes on its backend: channels first on PyTorch
-(an `nn.Module`), channels last on JAX (a stax `(init, apply)` pair in a `StaxNet`, spectral weights stored as
-real and imaginary parts). On grids smaller than `2·modes` the available modes are used. `periodic=False`
+(an `nn.Module`), channels last on JAX (a stax `(init, apply)` pair in a `StaxNet`) and TensorFlow (a Keras
+`Model`), spectral weights stored as real and imaginary parts on the last two. On grids smaller than `2·modes` the available modes are used. `periodic=False`
 zero-pads the lifted field by `PADDING` cells before the Fourier layers, as Li et al. do for non-periodic data.
 
 References:
@@ -25,16 +25,19 @@ PADDING = 9
 
 def fno(in_channels: int, out_channels: int, modes: int = 12, width: int = 20, layers: int = 4, projection: int = 128,
         periodic: bool = True):
-    """A 2-D FNO for the default backend (PyTorch or JAX); see the module docstring."""
+    """A 2-D FNO for the default backend (PyTorch, JAX or TensorFlow); see the module docstring."""
     backend = require_trainable_backend().name
     if backend == 'torch':
         return _TorchFNO(in_channels, out_channels, modes, width, layers, projection, periodic)
+    if backend == 'tensorflow':
+        from .fno_keras import keras_fno
+        return keras_fno(in_channels, out_channels, modes, width, layers, projection, periodic)
     if backend == 'jax':
         from phiml.backend.jax.stax_nets import StaxNet
         net = StaxNet(*_stax_fno(out_channels, modes, width, layers, projection, periodic), (-1, 2 * modes, 2 * modes, in_channels))
         net.initialize()
         return net
-    raise NotImplementedError(f"fno() supports PyTorch and JAX, not {backend}.")
+    raise NotImplementedError(f"fno() supports PyTorch, JAX and TensorFlow, not {backend}.")
 
 
 def stacked(*nets):
@@ -47,6 +50,8 @@ def stacked(*nets):
     backend = require_trainable_backend().name
     if backend == 'torch':
         return _TorchStacked(nets)
+    if backend != 'jax':
+        raise NotImplementedError(f"stacked() supports PyTorch and JAX, not {backend}.")
     from jax.example_libraries import stax
     from phiml.backend.jax.stax_nets import StaxNet
     parts = [(n._initialize, n._apply) for n in nets]
@@ -59,9 +64,12 @@ def parameter_count(net) -> int:
     """Trainable parameters of `net`, each complex weight counted once (as PyTorch counts them)."""
     if hasattr(net, 'parameters') and callable(net.parameters):
         return sum(p.numel() for p in net.parameters())
-    import jax
-    return sum(leaf.size // 2 if getattr(leaf, 'ndim', 0) == 6 and leaf.shape[-1] == 2 else leaf.size
-               for leaf in jax.tree_util.tree_leaves(net.parameters))
+    if hasattr(net, 'trainable_variables'):
+        leaves = [v.numpy() for v in net.trainable_variables]
+    else:
+        import jax
+        leaves = jax.tree_util.tree_leaves(net.parameters)
+    return sum(leaf.size // 2 if getattr(leaf, 'ndim', 0) == 6 and leaf.shape[-1] == 2 else leaf.size for leaf in leaves)
 
 
 def _truncated_modes(modes: int, rows: int, columns: int):

@@ -74,5 +74,5 @@ def zero_output(net):
         for weight in layer.weights:
             weight.assign(weight * 0)
     else:
-        raise NotImplementedError(f"zero_output() supports PyTorch and JAX, not {backend}.")
+        raise NotImplementedError(f"zero_output() supports PyTorch, JAX and TensorFlow, not {backend}.")
     return net
