@@ -1,9 +1,9 @@
 """Stochastic heat equation: SMDP ODE/SDE vs "s_θ only", supervised, FNO and BNN reconstructions of x_0 from x_T
 (SMDP paper, Fig. 3, 4).
 
-    python demos/stochastic_heat.py                        # CPU-sized: U-net, S_max = 16, 500 test fields
+    python demos/stochastic_heat.py                        # CPU-sized: FNO as s_θ, S_max = 16, 500 test fields
     python demos/stochastic_heat.py --ablation 2,4,8,16    # window-size ablation of SMDP (paper Fig. 4)
-    python demos/stochastic_heat.py --paper                # the authors' ResNet, S_max = 32, ~190k steps (GPU)
+    python demos/stochastic_heat.py --paper                # the authors' ResNet, S_max = 32, ~470k steps (GPU)
     python demos/stochastic_heat.py --backend jax --methods smdp-ode,smdp-sde
 """
 import os
@@ -18,11 +18,11 @@ from phi_inverse.experiments.scenes.stochastic_heat import NETWORKS, StochasticH
 from phi_inverse.smdp.metrics import radial_power_spectrum
 
 DEFAULTS = dict(steps=3000, batch=16, res=32, eval_every=1000, test_size=500, train_size=2500, window=16, filters=16,
-                levels=4, network='u-net', jit=True, threads=1)
-PAPER = dict(steps=188000, batch=16, res=32, eval_every=10000, test_size=500, train_size=2500, window=32, network='encoder-decoder',
+                levels=4, width=20, modes=12, network='fno', jit=True, threads=1, jobs=2)
+PAPER = dict(steps=472000, batch=16, res=32, eval_every=25000, test_size=500, train_size=2500, window=32, network='encoder-decoder',
              gradient_clip=10.)
-"""The authors' schedule: 14 curriculum epochs and 80 fine-tuning epochs of 1000 trajectories in batches of 16, every
-window position an optimizer step (94 · 63 · 32 ≈ 188k steps)."""
+"""The authors' schedule: 14 curriculum epochs and 80 fine-tuning epochs over the 2500 training fields in 157 batches of
+16, every window position an optimizer step (94 · 157 · 32 ≈ 472k steps)."""
 METHODS = ('smdp-ode', 'smdp-sde', 's-only-ode', 's-only-sde', 'supervised', 'fno', 'bnn')
 
 
@@ -30,7 +30,9 @@ def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=METHODS)
     parser.add_argument('--window', type=int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
     parser.add_argument('--train-size', type=int, help=f"training initial states (default {DEFAULTS['train_size']})")
-    parser.add_argument('--filters', type=int, help=f"U-net channels (default {DEFAULTS['filters']})")
+    parser.add_argument('--width', type=int, help=f"FNO channels (default {DEFAULTS['width']})")
+    parser.add_argument('--modes', type=int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
+    parser.add_argument('--filters', type=int, help=f"U-net channels, also of the BNN (default {DEFAULTS['filters']})")
     parser.add_argument('--levels', type=int, help=f"U-net resolution levels (default {DEFAULTS['levels']})")
     parser.add_argument('--network', choices=NETWORKS, help=f"architecture of s_θ and the supervised baseline (default {DEFAULTS['network']})")
     parser.add_argument('--gradient-clip', type=float, help="clip every method's gradient to this global norm "
@@ -43,7 +45,7 @@ def main(argv=None):
 
     def make_scene(a):
         return StochasticHeatScene(train_size=a.train_size, test_size=a.test_size, seed=a.seed, resolution=a.res,
-                                   network=a.network, filters=a.filters, levels=a.levels, window=a.window,
+                                   network=a.network, width=a.width, modes=a.modes, filters=a.filters, levels=a.levels, window=a.window,
                                    gradient_clip=a.gradient_clip)
     if windows:
         smdp = make_scene(args).methods['smdp']
