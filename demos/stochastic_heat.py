@@ -50,12 +50,14 @@ def main(argv=None):
     if windows:
         smdp = make_scene(args).methods['smdp']
         methods = {f'smdp-s{w}': replace(smdp, objective=replace(smdp.objective, window=w)) for w in windows}
-        args.methods = list(methods)
+        args.methods = [m for m in args.methods if m in methods] or list(methods)  # a --jobs worker names one
         experiment = run_demo(args, make_scene, lambda e, out: [figures.window_ablation(e.metrics, windows, os.path.join(out, 'ablation.png'))],
                               metric='mse', summary_keys=('mse', 'spectral_error'), methods=methods)
     else:
         experiment = run_demo(args, make_scene, lambda e, out: draw_figures(e, args),
                               metric='mse', summary_keys=('mse', 'spectral_error'))
+    if args.worker:
+        return experiment
     experiment.metrics['references'] = experiment.scene.references()
     experiment.save()
     print('exact posterior (Wiener filter) on the same test set:', experiment.metrics['references'])

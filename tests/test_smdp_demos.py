@@ -40,7 +40,8 @@ def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend
     heat = load_demo('stochastic_heat')
     methods = {'torch': 'smdp-ode,smdp-sde,s-only-ode,s-only-sde,supervised,fno,bnn', 'jax': 'smdp-ode,smdp-sde,fno,bnn'}.get(ml_backend.name, 'smdp-ode,smdp-sde,supervised')
     heat.main(['--backend', ml_backend.name, '--steps', '2', '--eval-every', '2', '--batch', '2', '--test-size', '3',
-               '--train-size', '4', '--res', '16', '--window', '3', '--samples', '2', '--methods', methods, '--out', str(tmp_path)])
+               '--train-size', '4', '--res', '16', '--window', '3', '--samples', '2', '--methods', methods, '--jobs', '1',
+               '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert list(metrics['methods']) == methods.split(',')
     for entry in metrics['methods'].values():
@@ -49,14 +50,17 @@ def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend
     assert {'posterior_samples.png', 'metrics.png'} <= set(metrics['figures']) and all((tmp_path / f).exists() for f in metrics['figures'])
 
 
-def test_stochastic_heat_window_ablation(tmp_path, torch_backend):
+def test_stochastic_heat_window_ablation_trains_one_window_per_worker(tmp_path, torch_backend):
     heat = load_demo('stochastic_heat')
-    heat.main(['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '4', '--res', '16',
-               '--ablation', '2,3', '--gradient-clip', '10', '--out', str(tmp_path)])
+    flags = ['--steps', '1', '--eval-every', '1', '--batch', '2', '--test-size', '2', '--train-size', '4', '--res', '16',
+             '--ablation', '2,3', '--gradient-clip', '10']
+    heat.main(flags + ['--jobs', '2', '--out', str(tmp_path)])
     metrics = json.loads((tmp_path / 'metrics.json').read_text())
     assert list(metrics['methods']) == ['smdp-s2-ode', 'smdp-s2-sde', 'smdp-s3-ode', 'smdp-s3-sde']
     assert {entry['method']['gradient_clip'] for entry in metrics['methods'].values()} == {10.}
     assert metrics['figures'] == ['learning_curves.png', 'ablation.png']
+    worker = heat.main(flags + ['--methods', 'smdp-s3', '--jobs', '1', '--worker', '--out', str(tmp_path / 'worker')])
+    assert list(worker.metrics['methods']) == ['smdp-s3-ode', 'smdp-s3-sde']
 
 
 def test_unknown_method_is_rejected(tmp_path):

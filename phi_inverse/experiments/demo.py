@@ -7,6 +7,7 @@ scene (e.g. `--res` without a grid) is rejected with a message.
 import argparse
 import os
 import sys
+import time
 from dataclasses import replace
 from typing import Callable, Dict, Optional, Sequence
 
@@ -148,20 +149,22 @@ def run_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace]
     scene = make_scene(args)
     methods = select_methods(methods or scene.methods, args.methods, args.lr)
     time_budget = getattr(args, 'time_budget', None)
-    config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods)}
+    jobs = min(args.jobs, len(methods))
+    config = {'steps': args.steps, 'eval_every': args.eval_every, 'paper': args.paper, 'methods': list(methods), 'jobs': jobs}
     if time_budget is not None:
         config['time_budget'] = time_budget
     say(f"{scene.name}: {', '.join(methods)} on {backend.name} ({backends.describe_device(backend)}), "
         f"{f'{time_budget:g} s of training' if time_budget is not None else f'{args.steps} steps'} per method, "
         f"batch {args.batch}{', jit' if args.jit else ''}{f', {world.size} workers ({world.backend})' if world.size > 1 else ''}; "
         f"writing to {args.out}")
-    jobs = min(args.jobs, len(methods))
+    clock = (time.process_time(), time.perf_counter())
     if jobs > 1:
         if world.size > 1:
             raise SystemExit(f"--jobs {args.jobs} trains methods in separate processes; start it without torchrun.")
         parallel.check_independent(scene, jobs)
         parallel.train_in_processes(make_scene, args.argv, args.out, list(methods), jobs)
-    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit, write=not args.worker)
+    experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit, write=not args.worker,
+                            clock=clock)
     for name, method in methods.items():
         experiment.run(name, method, args.steps, args.eval_every, resume=args.resume or jobs > 1, time_budget=time_budget)
     if args.worker:
@@ -193,5 +196,7 @@ def summary(metrics: dict, keys: Sequence[str] = ('x_mae', 'y_loss'), reference:
         note = f"  diverged at step {entry['diverged_at']}" if 'diverged_at' in entry else ''
         lines.append(f'{name:{width}s}' + ''.join(f"{final.get(k, float('nan')):16.4g}" for k in keys)
                      + f"{entry.get('seconds_per_step', float('nan')):10.4f}{ratio}{note}")
-    lines.append(f"process CPU time {metrics.get('cpu_seconds', float('nan')):.0f} s, wall time {metrics.get('wall_seconds', float('nan')):.0f} s")
+    workers = metrics.get('config', {}).get('jobs', 1)
+    cpu_note = f' (this process; {workers} worker processes trained)' if workers > 1 else ''
+    lines.append(f"process CPU time {metrics.get('cpu_seconds', float('nan')):.0f} s{cpu_note}, wall time {metrics.get('wall_seconds', float('nan')):.0f} s")
     return '\n'.join(lines)

@@ -9,7 +9,7 @@ import json
 import os
 import time
 import warnings
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ..support import distributed
 from ..support.backends import describe_device
@@ -35,15 +35,17 @@ class Experiment:
         config: Extra settings to record (e.g. the command-line flags).
         jit: Compile each training step's loss and gradient (network, physics, update).
         write: Write `metrics.json` to `out`; `False` keeps only the checkpoints there (a worker of `--jobs`).
+        clock: `(time.process_time(), time.perf_counter())` at the start of the run (default: now), so that the
+            recorded wall time includes work done before, such as the `--jobs` workers' training.
     """
 
     def __init__(self, scene: Scene, batch_size: int, seed: int = 0, test_size: int = 64, out: Optional[str] = None,
-                 config: dict = None, jit: bool = False, write: bool = True):
+                 config: dict = None, jit: bool = False, write: bool = True, clock: Tuple[float, float] = None):
         backend = require_trainable_backend()
         self.scene, self.batch_size, self.seed, self.out, self.jit, self.write = scene, batch_size, seed, out, jit, write
         self.test_set = scene.test_set(test_size, seed)
         self.networks = {}
-        self._clock = (time.process_time(), time.perf_counter())
+        self._clock = clock or (time.process_time(), time.perf_counter())
         self.metrics = {
             'scene': scene.name,
             'backend': backend.name,
