@@ -18,6 +18,8 @@ References:
     Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021;
     Holzschuh, Vegetti, Thuerey, "Solving Inverse Physics Problems with Score Matching", NeurIPS 2023, appendix B.
 """
+import warnings
+
 from .checks import require_trainable_backend
 
 PADDING = 9
@@ -90,7 +92,9 @@ def _torch_module():
 
         def forward(self, x):
             rows, columns = x.shape[-2:]
-            m1, m2 = _truncated_modes(self.modes, rows, columns)
+            with warnings.catch_warnings():  # PhiML traces once per input shape, so the modes are constants
+                warnings.simplefilter('ignore', torch.jit.TracerWarning)
+                m1, m2 = _truncated_modes(self.modes, rows, columns)
             x_ft = torch.fft.rfft2(x)
             out = torch.zeros(x.shape[0], self.weights.shape[2], rows, columns // 2 + 1, dtype=torch.cfloat, device=x.device)
             out[:, :, :m1, :m2] = torch.einsum('bixy,ioxy->boxy', x_ft[:, :, :m1, :m2], self.weights[0, :, :, :m1, :m2])

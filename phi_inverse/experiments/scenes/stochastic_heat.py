@@ -19,10 +19,6 @@ Methods and the entries they record:
   the cell coordinates as two extra inputs: 465,377 parameters) and a U-net with Monte-Carlo dropout (Bayesian
   neural network, Gal & Ghahramani 2016), sampled once per observation.
 
-Networks: `NN` of the correction and of the `supervised` baseline is by default an FNO (width 20, 12 modes, 463,245
-parameters), whose spectral layers reach the whole domain from the first layer; the reconstruction MSE is
-dominated by the lowest, global modes. PhiML's periodic U-net and the authors' encoder–decoder are the alternatives.
-
 Correction: `s_θ(x, t) = NN(x, t/T)/Δt`, so that `Δt·s_θ`, the change it makes per step, is the network's output,
 and `NN`'s output layer starts at zero, so that training starts from the reverse physics alone. (The authors
 write the correction as `½g²·NN` with `g = 1` in normalised units; at this `g`, `½g²Δt = 3·10⁻⁵` would leave a
@@ -36,22 +32,21 @@ import numpy as np
 from phi import math
 from phi.field import CenteredGrid
 from phi.math import Tensor, batch, channel, extrapolation, spatial
-from phiml import nn
 
 from ... import smdp
 from ...physics import TIME, stochastic_heat
 from ...smdp.metrics import reconstruction_mse, spectral_error
-from ...support import dropout_u_net, fno, heat_networks, networks
+from ...support import dropout_u_net, networks
 from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
 from .base import Scene, data_seed
+from .stochastic_heat_networks import NETWORKS, baseline_network, shared_network
 
 EXAMPLES = 'examples'
 EVALUATION_CHUNK = 100
 SAMPLERS = ('ode', 'sde')
 LEARNING_RATES = dict(learning_rate=1e-3, final_learning_rate=1e-4)
-NETWORKS = ('fno', 'u-net', 'encoder-decoder')
 CLEAN_NOISE = .01
 """Noise of the second test set `P_T(x_0) + 0.01·z`."""
 CURRICULUM_START = 6
@@ -164,25 +159,11 @@ class StochasticHeatScene(Scene):
         return smdp.negated_increment(stochastic_heat.deterministic_step) if reverse_physics else smdp.no_physics
 
     def correction_network(self):
-        return networks.zero_output(self._network(inputs=2))
+        return networks.zero_output(shared_network(self, inputs=2))
 
     def supervised_network(self, architecture: str = ''):
         """The network of a supervised baseline: `''` (the correction's architecture), `'fno'` or `'bnn'`."""
-        if architecture == 'fno':
-            return fno.fno(3, 1)
-        if architecture == 'bnn':
-            return dropout_u_net.dropout_u_net(1, 1, filters=self.filters, levels=self.bnn_levels, dropout=self.dropout)
-        if architecture:
-            raise ValueError(f"Unknown architecture '{architecture}'; choose '', 'fno' or 'bnn'.")
-        return self._network(inputs=1)
-
-    def _network(self, inputs: int):
-        if self.network == 'fno':
-            return fno.fno(inputs, 1, modes=self.modes, width=self.width, projection=self.projection)
-        if self.network == 'encoder-decoder':
-            return heat_networks.encoder_decoder(inputs, 1)
-        return nn.u_net(inputs, 1, levels=self.levels, filters=self.filters, batch_norm=False,
-                        activation=networks.activation('LeakyReLU'), periodic=True, use_res_blocks=True)
+        return baseline_network(self, architecture)
 
     def correction(self, net) -> smdp.reverse.Correction:
         """`s_θ(x, t) = NN(x, t/T)/Δt`, grid in, grid out."""
