@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from phi_inverse.experiments import plot
-from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.demo import argument_parser, parse, positive_int, run_demo
 from phi_inverse.experiments.scenes.buoyancy import BASELINES, BuoyancyScene
 from phi_inverse.physics import TIME
 
@@ -24,8 +24,8 @@ FRAMES = (0, 10, 20, 30)
 
 def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=METHODS)
-    parser.add_argument('--window', type=int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
-    parser.add_argument('--train-size', type=int, help=f"training simulations (default {DEFAULTS['train_size']})")
+    parser.add_argument('--window', type=positive_int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
+    parser.add_argument('--train-size', type=positive_int, help=f"training simulations (default {DEFAULTS['train_size']})")
     parser.add_argument('--lbfgs-iterations', type=int, help=f"L-BFGS iterations (default {DEFAULTS['lbfgs_iterations']})")
     parser.add_argument('--noise', type=float, help=f"σ of the training noise (default {DEFAULTS['noise']:g})")
     parser.add_argument('--diffusion', type=float, help=f"g of the reverse SDE (default {DEFAULTS['diffusion']:g})")

@@ -13,7 +13,7 @@ from phi import math
 
 from phi_inverse.experiments import plot
 from phi_inverse.experiments import smdp_figures as figures
-from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.demo import argument_parser, parse, positive_int, run_demo
 from phi_inverse.experiments.scenes.stochastic_heat import NETWORKS, StochasticHeatScene
 from phi_inverse.smdp.metrics import radial_power_spectrum
 
@@ -28,17 +28,17 @@ METHODS = ('smdp-ode', 'smdp-sde', 's-only-ode', 's-only-sde', 'supervised', 'fn
 
 def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=METHODS)
-    parser.add_argument('--window', type=int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
-    parser.add_argument('--train-size', type=int, help=f"training initial states (default {DEFAULTS['train_size']})")
-    parser.add_argument('--width', type=int, help=f"FNO channels (default {DEFAULTS['width']})")
-    parser.add_argument('--modes', type=int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
-    parser.add_argument('--filters', type=int, help=f"U-net channels, also of the BNN (default {DEFAULTS['filters']})")
-    parser.add_argument('--levels', type=int, help=f"U-net resolution levels (default {DEFAULTS['levels']})")
+    parser.add_argument('--window', type=positive_int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
+    parser.add_argument('--train-size', type=positive_int, help=f"training initial states (default {DEFAULTS['train_size']})")
+    parser.add_argument('--width', type=positive_int, help=f"FNO channels (default {DEFAULTS['width']})")
+    parser.add_argument('--modes', type=positive_int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
+    parser.add_argument('--filters', type=positive_int, help=f"U-net channels, also of the BNN (default {DEFAULTS['filters']})")
+    parser.add_argument('--levels', type=positive_int, help=f"U-net resolution levels (default {DEFAULTS['levels']})")
     parser.add_argument('--network', choices=NETWORKS, help=f"architecture of s_θ and the supervised baseline (default {DEFAULTS['network']})")
     parser.add_argument('--gradient-clip', type=float, help="clip every method's gradient to this global norm "
                         f"(default: no clipping; --paper: {PAPER['gradient_clip']:g})")
     parser.add_argument('--ablation', default='', help='comma-separated S_max values: train only SMDP, once per value (paper Fig. 4)')
-    parser.add_argument('--samples', type=int, default=5, help='SDE posterior samples shown for one observation')
+    parser.add_argument('--samples', type=positive_int, default=5, help='SDE posterior samples shown for one observation')
     ablation = parser.parse_known_args(argv)[0].ablation
     args = parse(parser, argv, 'stochastic_heat-ablation' if ablation else 'stochastic_heat')
     windows = [int(w) for w in args.ablation.split(',') if w.strip()]

@@ -17,7 +17,7 @@ from phi import math
 
 from phi_inverse.experiments import plot
 from phi_inverse.experiments import smdp_figures as figures
-from phi_inverse.experiments.demo import argument_parser, parse, run_demo
+from phi_inverse.experiments.demo import argument_parser, parse, positive_int, run_demo
 from phi_inverse.experiments.scenes.turbulence import SURROGATE, TurbulenceScene
 from phi_inverse.physics import TIME
 from phi_inverse.smdp.metrics import radial_power_spectrum
@@ -32,11 +32,11 @@ SHOWN_TIMES = (0, 2, 4, 6, 8, 10)
 
 def main(argv=None):
     parser = argument_parser(__doc__.splitlines()[0], DEFAULTS, PAPER, methods=METHODS)
-    parser.add_argument('--window', type=int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
-    parser.add_argument('--train-size', type=int, help=f"training trajectories (default {DEFAULTS['train_size']})")
-    parser.add_argument('--width', type=int, help=f"FNO channels (default {DEFAULTS['width']})")
-    parser.add_argument('--modes', type=int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
-    parser.add_argument('--filters', type=int, help=f"U-net channels of s_θ (default {DEFAULTS['filters']})")
+    parser.add_argument('--window', type=positive_int, help=f"S_max of the multi-step loss (default {DEFAULTS['window']})")
+    parser.add_argument('--train-size', type=positive_int, help=f"training trajectories (default {DEFAULTS['train_size']})")
+    parser.add_argument('--width', type=positive_int, help=f"FNO channels (default {DEFAULTS['width']})")
+    parser.add_argument('--modes', type=positive_int, help=f"FNO Fourier modes per direction (default {DEFAULTS['modes']})")
+    parser.add_argument('--filters', type=positive_int, help=f"U-net channels of s_θ (default {DEFAULTS['filters']})")
     parser.add_argument('--end-time', type=float, default=10., help='T, recorded every 1 (paper: 10)')
     parser.add_argument('--diffusion', type=float, default=TurbulenceScene.diffusion,
                         help=f'g of the noise in the split reverse step (default {TurbulenceScene.diffusion})')

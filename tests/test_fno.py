@@ -19,6 +19,11 @@ def test_paper_configuration_has_465377_parameters(ml_backend):
     assert parameter_count(fno(3, 1)) == 465_377
 
 
+def test_sizes_must_be_positive(ml_backend):
+    with pytest.raises(ValueError, match="'modes': 0"):
+        fno(3, 1, modes=0)
+
+
 def features(resolution: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
     return math.tensor(rng.standard_normal((2, resolution, resolution, 3)).astype(np.float32), batch('b'), spatial('x,y'), channel(vector='a,b,c'))

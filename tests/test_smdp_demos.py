@@ -68,6 +68,14 @@ def test_unknown_method_is_rejected(tmp_path):
         load_demo('stochastic_heat').main(['--methods', 'dps', '--out', str(tmp_path)])
 
 
+@pytest.mark.parametrize('demo_name, flag', [('stochastic_heat', '--modes'), ('stochastic_heat', '--width'),
+                                             ('turbulence', '--window'), ('buoyancy', '--train-size')])
+def test_network_and_data_sizes_must_be_positive(demo_name, flag, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        load_demo(demo_name).main([flag, '0', '--out', str(tmp_path)])
+    assert f'{flag}: must be a positive integer but got 0' in capsys.readouterr().err
+
+
 def test_turbulence_demo_writes_all_five_entries(tmp_path, torch_backend, monkeypatch):
     """The surrogate, on which smdp builds, is trained first even where --methods leaves it out."""
     monkeypatch.setenv('PHI_INVERSE_CACHE', str(tmp_path / 'cache'))

@@ -30,6 +30,14 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def positive_int(text: str) -> int:
+    """An `argparse` type for counts and sizes: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer but got {value}")
+    return value
+
+
 def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequence[str],
                     backend_choices: Sequence[str] = TRAINING_BACKENDS) -> argparse.ArgumentParser:
     """The demo flags shared by every demo. `defaults` are CPU-sized; `--paper` switches to `paper`; explicit flags win."""

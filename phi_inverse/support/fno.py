@@ -11,8 +11,9 @@ table 2: `80 + 4·(2·20·20·12·12 + 420) + 2688 + 129`.
 
 The network takes the native layout `math.native_call` passes on its backend: channels first on PyTorch
 (an `nn.Module`), channels last on JAX (a stax `(init, apply)` pair in a `StaxNet`) and TensorFlow (a Keras
-`Model`), spectral weights stored as real and imaginary parts on the last two. On grids smaller than `2·modes` the available modes are used. `periodic=False`
-zero-pads the lifted field by `PADDING` cells before the Fourier layers, as Li et al. do for non-periodic data.
+`Model`), spectral weights stored as real and imaginary parts on the last two. On grids smaller than `2·modes` the
+available modes are used. `periodic=False` zero-pads the lifted field by `PADDING` cells before the Fourier layers,
+as Li et al. do for non-periodic data.
 
 References:
     Li et al., "Fourier Neural Operator for Parametric Partial Differential Equations", ICLR 2021;
@@ -28,6 +29,10 @@ PADDING = 9
 def fno(in_channels: int, out_channels: int, modes: int = 12, width: int = 20, layers: int = 4, projection: int = 128,
         periodic: bool = True):
     """A 2-D FNO for the default backend (PyTorch, JAX or TensorFlow); see the module docstring."""
+    sizes = dict(in_channels=in_channels, out_channels=out_channels, modes=modes, width=width, layers=layers,
+                 projection=projection)
+    if any(not isinstance(v, int) or v < 1 for v in sizes.values()):
+        raise ValueError(f"fno() needs positive integer sizes but got {sizes}.")
     backend = require_trainable_backend().name
     if backend == 'torch':
         return _TorchFNO(in_channels, out_channels, modes, width, layers, projection, periodic)
