@@ -258,7 +258,7 @@ class StochasticHeatScene(Scene):
         observation = self.test_observation if observation is None else observation
         math.seed(seed)
         if sampler is None:
-            return observation.with_values(self.predict(net, method.objective.architecture, observation.values))
+            return observation.with_values(math.stop_gradient(self.predict(net, method.objective.architecture, observation.values)))
         physics, loss = self.physics(method.objective.reverse_physics), method.objective.trained_with
         correction = self.compiled_correction(net)
         if sampler == 'ode':
