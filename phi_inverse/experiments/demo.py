@@ -46,23 +46,23 @@ def argument_parser(description: str, defaults: dict, paper: dict, methods: Sequ
     parser.add_argument('--backend', choices=backend_choices, default='torch', help='ML backend')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default=None, help="compute device (default: PhiFlow's choice)")
     parser.add_argument('--steps', type=int, help=f"training iterations per method (default {defaults.get('steps')})")
-    parser.add_argument('--batch', type=int, help=f"mini-batch size (default {defaults.get('batch')})")
+    parser.add_argument('--batch', type=positive_int, help=f"mini-batch size (default {defaults.get('batch')})")
     parser.add_argument('--res', type=int, help=f"grid cells per side (default {defaults.get('res', 'none: no grid')})")
     parser.add_argument('--methods', default=','.join(methods), help='comma-separated methods to train')
     parser.add_argument('--lr', default='', help='learning-rate overrides, e.g. "sgd=1e-10,adam=3e-4"')
     parser.add_argument('--seed', type=int, default=0, help='seeds data, test set and network initialisation')
-    parser.add_argument('--eval-every', type=int, help=f"evaluation interval (default {defaults.get('eval_every')})")
+    parser.add_argument('--eval-every', type=positive_int, help=f"evaluation interval (default {defaults.get('eval_every')})")
     parser.add_argument('--test-size', type=int, help=f"examples in the test set (default {defaults.get('test_size')})")
     parser.add_argument('--out', default=None, help='output directory (default results/<demo>)')
     parser.add_argument('--paper', action='store_true', help=f'use the paper configuration: {paper}')
     parser.add_argument('--resume', action='store_true', help='continue the runs saved in --out where they stopped')
     parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=defaults.get('jit', False),
                         help='JIT-compile each training step (network, physics and update)')
-    parser.add_argument('--devices', type=int, default=1, help='JAX: shard each batch over this many local devices '
+    parser.add_argument('--devices', type=positive_int, default=1, help='JAX: shard each batch over this many local devices '
                         '(PyTorch: start the demo with torchrun --nproc_per_node N)')
-    parser.add_argument('--threads', type=int, default=defaults.get('threads'),
+    parser.add_argument('--threads', type=positive_int, default=defaults.get('threads'),
                         help='CPU threads per operation' + ('' if defaults.get('threads') else " (default: the backend's choice)"))
-    parser.add_argument('--jobs', type=int, default=defaults.get('jobs', 1),
+    parser.add_argument('--jobs', type=positive_int, default=defaults.get('jobs', 1),
                         help='train the methods in this many processes at a time (one method each); figures follow')
     parser.add_argument('--worker', action='store_true', help=argparse.SUPPRESS)
     return parser
@@ -82,16 +82,10 @@ def parse(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]] = None,
     args.out = args.out or os.path.join('results', name + ('-paper' if args.paper else ''))
     args.methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     args.lr = dict(_parse_override(item) for item in args.lr.split(',') if item.strip())
-    if args.steps < 0 or args.batch < 1 or args.eval_every < 1:
-        parser.error(f"--steps must be >= 0, --batch and --eval-every >= 1; got {args.steps}, {args.batch}, {args.eval_every}.")
-    if args.devices < 1:
-        parser.error(f"--devices must be >= 1 but got {args.devices}.")
+    if args.steps < 0:
+        parser.error(f"--steps must be >= 0 but got {args.steps}.")
     if args.devices > 1 and not (args.backend == 'jax' and args.jit):
         parser.error("--devices N shards compiled JAX steps: add --backend jax --jit (PyTorch: use torchrun --nproc_per_node N).")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be >= 1 but got {args.threads}.")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1 but got {args.jobs}.")
     if args.jobs > 1 and args.devices > 1:
         parser.error("--jobs N trains methods in separate processes; it does not combine with --devices.")
     return args

@@ -27,7 +27,7 @@ def shared_network(scene, inputs: int):
 def baseline_network(scene, architecture: str):
     """The network of a supervised baseline: `''` (the correction's architecture), `'fno'` or `'bnn'`."""
     if architecture not in BASELINES:
-        raise ValueError(f"Unknown architecture '{architecture}'; choose '', 'fno' or 'bnn'.")
+        raise ValueError(f"Unknown architecture '{architecture}'; choose one of {BASELINES}.")
     if architecture == 'fno':
         return fno.fno(3, 1)
     if architecture == 'bnn':
