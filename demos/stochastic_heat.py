@@ -17,7 +17,7 @@ from phi_inverse.experiments.demo import argument_parser, parse, positive_int, r
 from phi_inverse.experiments.scenes.stochastic_heat import NETWORKS, StochasticHeatScene
 from phi_inverse.smdp.metrics import radial_power_spectrum
 
-DEFAULTS = dict(steps=3000, batch=16, res=32, eval_every=1000, test_size=500, train_size=2500, window=16, filters=16,
+DEFAULTS = dict(steps=2000, batch=16, res=32, eval_every=1000, test_size=500, train_size=2500, window=16, filters=16,
                 levels=4, width=20, modes=12, network='fno', jit=True, threads=1, jobs=2)
 PAPER = dict(steps=472000, batch=16, res=32, eval_every=25000, test_size=500, train_size=2500, window=32, network='encoder-decoder',
              gradient_clip=10.)

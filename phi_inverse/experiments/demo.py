@@ -165,6 +165,8 @@ def run_demo(args: argparse.Namespace, make_scene: Callable[[argparse.Namespace]
             raise SystemExit(f"--jobs {args.jobs} trains methods in separate processes; start it without torchrun.")
         parallel.check_independent(scene, jobs)
         parallel.train_in_processes(make_scene, args.argv, args.out, list(methods), jobs)
+        if args.threads is not None:
+            backends.limit_threads(args.backend, args.threads * jobs)  # the figures get the workers' cores
     experiment = Experiment(scene, args.batch, args.seed, args.test_size, args.out, config, jit=args.jit, write=not args.worker,
                             clock=clock)
     for name, method in methods.items():

@@ -36,9 +36,15 @@ def deterministic_step(x: CenteredGrid, dt, diffusivity: float = DIFFUSIVITY) ->
 def simulate(x0: CenteredGrid, times: Tensor, diffusion: float = .1, diffusivity: float = DIFFUSIVITY) -> CenteredGrid:
     """The trajectory `x_0 … x_M` at `times` (along `time`, possibly different per example), stacked along `time`.
 
-    Each step is `x ← F⁻¹(exp(−α|k|²Δt)·F(x)) + g·√Δt·z`, `z ~ N(0, I)` from the backend's generator.
+    Each step is `x ← F⁻¹(exp(−α|k|²Δt)·F(x)) + g·√Δt·z`, `z ~ N(0, I)` from the backend's generator; the rates
+    `α|k|²` are computed once and the steps act on the grid's values.
     """
-    return sde.euler_maruyama(lambda x, dt: deterministic_step(x, dt, diffusivity), x0, diffusion, sde.increments(times))
+    rates = diffuse.decay_exponents(x0, diffusivity, 1.)
+    spatial = x0.shape.spatial
+
+    def step(values: Tensor, dt) -> Tensor:
+        return math.real(math.ifft(math.fft(values, spatial) * math.exp(-rates * dt), spatial))
+    return x0.with_values(sde.euler_maruyama(step, x0.values, diffusion, sde.increments(times)))
 
 
 def gaussian_random_field(shape: math.Shape, resolution: int, exponent: float = 4.) -> CenteredGrid:

@@ -51,7 +51,8 @@ def select(name: str, device: Optional[str] = None) -> Backend:
 
 
 def limit_threads(name: str, threads: int):
-    """Limits the CPU threads one operation of backend `name` may use. Call it before `select()`.
+    """Limits the CPU threads one operation of backend `name` may use. TensorFlow and JAX read the limit when they
+    start (call it before `select()`); PyTorch takes a new limit at any time.
 
     Small networks gain nothing from intra-op parallelism, and on a machine shared with other processes
     idle-spinning worker threads can slow a training step down many times.
