@@ -49,6 +49,16 @@ def test_simulate_stacks_states_along_time(backend):
     math.assert_close(trajectory.time[-1].values, stochastic_heat.deterministic_step(x0, .2).values, abs_tolerance=1e-5)
 
 
+def test_simulate_without_noise_follows_the_grid_spacing_and_each_examples_times(backend):
+    """Uneven steps that differ per example, on a 4π box: the noiseless path ends where one exact step lands."""
+    x0 = stochastic_heat.gaussian_random_field(batch(examples=2), 16)
+    wide = CenteredGrid(x0.values, extrapolation.PERIODIC, bounds=stochastic_heat.DOMAIN.scaled(2), x=16, y=16)
+    times = math.tensor([[0., .03, .05, .2], [0., .1, .15, .4]], batch('examples,time'))
+    trajectory = stochastic_heat.simulate(wide, times, diffusion=0.)
+    math.assert_close(trajectory.time[-1].values, stochastic_heat.deterministic_step(wide, math.tensor([.2, .4], batch('examples'))).values,
+                      abs_tolerance=1e-5)
+
+
 def test_random_fields_have_unit_variance_and_a_k_to_the_minus_4_spectrum(backend):
     math.seed(0)
     x = stochastic_heat.gaussian_random_field(batch(examples=64), 32)
