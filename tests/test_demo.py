@@ -105,7 +105,12 @@ def test_jobs_train_each_method_in_a_worker_with_the_results_of_one_process(tmp_
             raise AssertionError('With --jobs the workers train; the parent only records their checkpoints.')
         return step
     monkeypatch.setattr(methods, 'make_step', no_training_here)
-    two = poisson.main(flags + ['--out', str(tmp_path / 'two'), '--jobs', '2']).metrics
+    import torch
+    from phi_inverse.experiments import plot
+    figure_threads, draw = [], plot.learning_curves
+    monkeypatch.setattr(plot, 'learning_curves', lambda *a, **k: figure_threads.append(torch.get_num_threads()) or draw(*a, **k))
+    two = poisson.main(flags + ['--out', str(tmp_path / 'two'), '--jobs', '2', '--threads', '1']).metrics
+    assert figure_threads == [2], 'the figures after the workers should use the cores the workers used'
     for name in ('sip', 'adam'):
         assert two['methods'][name]['curve']['x_mae'] == pytest.approx(one['methods'][name]['curve']['x_mae'], rel=1e-5)
     assert two['figures'] == one['figures'] and sorted(os.listdir(tmp_path / 'two' / 'checkpoints')) == ['adam', 'sip']
