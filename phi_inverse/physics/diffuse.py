@@ -42,6 +42,13 @@ def fourier(grid: Field, diffusivity: Amount, dt: Amount) -> Field:
     Returns:
         The diffused grid, like `grid`.
     """
-    decay = decay_exponents(grid, diffusivity, dt)
-    spatial = grid.shape.spatial
-    return grid.with_values(math.real(math.ifft(math.fft(grid.values, spatial) * math.exp(-decay), spatial)))
+    return grid.with_values(decay(grid.values, decay_exponents(grid, diffusivity, dt)))
+
+
+def decay(values: Tensor, exponents: Tensor) -> Tensor:
+    """`F⁻¹(exp(−ℓ_k)·F(u))` over the spatial dimensions of `values`, given the exponents `ℓ_k` of `decay_exponents`.
+
+    For many steps of one grid: compute the exponents once per unit time and pass `exponents · Δt`.
+    """
+    spatial = values.shape.spatial
+    return math.real(math.ifft(math.fft(values, spatial) * math.exp(-exponents), spatial))

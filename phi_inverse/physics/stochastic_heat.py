@@ -40,11 +40,8 @@ def simulate(x0: CenteredGrid, times: Tensor, diffusion: float = .1, diffusivity
     `α|k|²` are computed once and the steps act on the grid's values.
     """
     rates = diffuse.decay_exponents(x0, diffusivity, 1.)
-    spatial = x0.shape.spatial
-
-    def step(values: Tensor, dt) -> Tensor:
-        return math.real(math.ifft(math.fft(values, spatial) * math.exp(-rates * dt), spatial))
-    return x0.with_values(sde.euler_maruyama(step, x0.values, diffusion, sde.increments(times)))
+    values = sde.euler_maruyama(lambda u, dt: diffuse.decay(u, rates * dt), x0.values, diffusion, sde.increments(times))
+    return x0.with_values(values)
 
 
 def gaussian_random_field(shape: math.Shape, resolution: int, exponent: float = 4.) -> CenteredGrid:
