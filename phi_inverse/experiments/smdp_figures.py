@@ -105,6 +105,7 @@ def window_ablation(metrics: dict, windows: Sequence[int], path: str) -> str:
             axis.plot(windows, values, marker='o', label=f'SMDP {sampler.upper()}')
         axis.set(xscale='log', yscale='log', xlabel='S_max', ylabel=label)
         axis.set_xticks(list(windows), [str(w) for w in windows])
+        axis.set_xticks([], minor=True)
         axis.grid(True, which='both', alpha=.3)
         axis.legend()
     fig.suptitle(f"Window size ablation ({metrics['backend']}, {metrics['device']})")
