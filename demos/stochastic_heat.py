@@ -65,11 +65,13 @@ def main(argv=None):
 
 
 def draw_figures(experiment, args) -> list:
-    """Reconstructions, SDE posterior samples for one observation, radially averaged power spectra, MSE curves."""
+    """Reconstructions, SDE posterior samples for one observation, radially averaged power spectra, the MSE split over
+    the error's scales (also recorded in `metrics.json` as `mse_by_radius`), MSE curves."""
     scene, count, out = experiment.scene, 4, args.out
     first = {'examples': slice(0, count)}
     rows = {'ground truth x_0': plot.examples(scene.test_initial[first], count), 'observation x_T': plot.examples(scene.test_observation[first], count)}
     spectra = {'ground truth': math.mean(radial_power_spectrum(scene.test_initial), 'examples').numpy('radius')}
+    errors = {'posterior mean': scene.mse_by_radius(scene.posterior()[0])}
     samples = {}
     for name, net in experiment.networks.items():
         method = scene.methods[name]
@@ -79,12 +81,15 @@ def draw_figures(experiment, args) -> list:
             reconstruction = scene.reconstruct(net, method, sampler)
             rows[entry] = plot.examples(reconstruction[first], count)
             spectra[entry] = math.mean(radial_power_spectrum(reconstruction), 'examples').numpy('radius')
+            errors[entry] = scene.mse_by_radius(reconstruction)
             if sampler == 'sde':
                 samples[entry] = _sample_images(scene, net, method, args.samples)
     paths = [plot.image_grid(rows, os.path.join(out, 'examples.png'), 'Stochastic heat: ground truth, observation and reconstructions',
                              shared_scale=[[r for r in rows if r != 'observation x_T']]),
              figures.power_spectra(spectra, os.path.join(out, 'power_spectra.png'), 'Radially averaged power spectrum (test set)'),
-             figures.method_comparison(experiment.metrics, os.path.join(out, 'metrics.png'))]
+             figures.method_comparison(experiment.metrics, os.path.join(out, 'metrics.png')),
+             figures.error_by_radius(errors, os.path.join(out, 'error_by_radius.png'))]
+    experiment.metrics['mse_by_radius'] = {label: [float(e) for e in error] for label, error in errors.items()}
     if samples:
         references = {label: images[0] for label, images in rows.items() if label not in samples}
         paths.append(figures.posterior_samples(references, samples, os.path.join(out, 'posterior_samples.png'),

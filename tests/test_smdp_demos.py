@@ -47,7 +47,10 @@ def test_stochastic_heat_demo_writes_mse_and_spectral_error(tmp_path, ml_backend
     for entry in metrics['methods'].values():
         assert set(entry['final']) == {'mse', 'spectral_error', 'mse_clean', 'spectral_error_clean'} and entry['curve']['step'] == [0, 2]
     assert metrics['methods']['smdp-sde']['model'] == metrics['methods']['smdp-ode']['model'] == 'smdp'
-    assert {'posterior_samples.png', 'metrics.png'} <= set(metrics['figures']) and all((tmp_path / f).exists() for f in metrics['figures'])
+    assert {'posterior_samples.png', 'metrics.png', 'error_by_radius.png'} <= set(metrics['figures']) and all((tmp_path / f).exists() for f in metrics['figures'])
+    by_radius = {label: sum(error) for label, error in metrics['mse_by_radius'].items()}
+    assert by_radius['smdp-ode'] == pytest.approx(metrics['methods']['smdp-ode']['final']['mse'], rel=1e-4)
+    assert by_radius['posterior mean'] == pytest.approx(metrics['references']['posterior-mean']['mse'], rel=1e-4)
 
 
 def test_stochastic_heat_window_ablation_trains_one_window_per_worker(tmp_path, torch_backend):

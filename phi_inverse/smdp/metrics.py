@@ -2,6 +2,7 @@
 
 * `posterior_q`: how evenly reconstructions split between the modes of a multi-modal posterior (toy SDE).
 * `reconstruction_mse`: agreement of `x̂_0` and `x_0` after simulating both forward to `T`.
+* `reconstruction_mse_by_radius`: the same split over the radius bins of the error's spectrum.
 * `radial_power_spectrum`, `spectral_error`: whether `x̂_0` has the power spectrum of the data, which a
   reconstruction-MSE-optimal (smooth) answer does not.
 
@@ -46,6 +47,20 @@ def reconstruction_mse(x_pred, x_true, forward: Callable) -> Tensor:
     return math.mean(difference ** 2, lambda s: s.non_batch)
 
 
+def reconstruction_mse_by_radius(x_pred, x_true, forward: Callable) -> Tensor:
+    """The reconstruction MSE split over the integer radius bins `r = ⌊|k|⌋` of the error's spectrum (Parseval):
+
+        MSE_r = (1/N²)·Σ_{⌊|k|⌋ = r} |F(P_T(x̂_0) − P_T(x_0))_k|²,   Σ_r MSE_r = reconstruction_mse,
+
+    with `N` cells. Shows at which scales a reconstruction loses accuracy.
+
+    Returns:
+        `MSE_r` along the spatial dimension `radius` (`r = 0, 1, …`), per example.
+    """
+    difference = values_of(forward(x_pred)) - values_of(forward(x_true))
+    return _per_radius(abs(math.fft(difference)) ** 2, average=False) / difference.shape.spatial.volume ** 2
+
+
 def radial_power_spectrum(x) -> Tensor:
     """`PS(r)`: `|F(x)|²` averaged over integer radius bins `r = ⌊|k|⌋` around zero frequency.
 
@@ -55,12 +70,7 @@ def radial_power_spectrum(x) -> Tensor:
     Returns:
         `PS` along the spatial dimension `radius` (`r = 0, 1, …`), per example.
     """
-    values = values_of(x)
-    power = abs(math.fft(values)) ** 2
-    radius = _radius_bins(values.shape.spatial.sizes)
-    masks = [radius == r for r in range(int(radius.max()) + 1)]
-    spectrum = [math.sum(power * math.wrap(mask, values.shape.spatial), values.shape.spatial) / mask.sum() for mask in masks]
-    return math.stack(spectrum, math.spatial(RADIUS))
+    return _per_radius(abs(math.fft(values_of(x))) ** 2, average=True)
 
 
 def spectral_error(x_pred, x_true, radii: Sequence[int] = tuple(range(1, 11))) -> Tensor:
@@ -69,6 +79,14 @@ def spectral_error(x_pred, x_true, radii: Sequence[int] = tuple(range(1, 11))) -
     log_pred = math.log(radial_power_spectrum(x_pred)[selection])
     log_true = math.log(radial_power_spectrum(x_true)[selection])
     return math.mean(abs(log_pred - log_true), RADIUS)
+
+
+def _per_radius(power: Tensor, average: bool) -> Tensor:
+    """Sums (or averages) `power` over the radius bins of its spatial dimensions, along `radius`."""
+    radius = _radius_bins(power.shape.spatial.sizes)
+    masks = [radius == r for r in range(int(radius.max()) + 1)]
+    return math.stack([math.sum(power * math.wrap(mask, power.shape.spatial), power.shape.spatial) / (mask.sum() if average else 1)
+                       for mask in masks], math.spatial(RADIUS))
 
 
 def _radius_bins(sizes: Sequence[int]) -> np.ndarray:

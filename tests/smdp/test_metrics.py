@@ -5,7 +5,8 @@ from phi.field import CenteredGrid
 from phi.math import batch, extrapolation, spatial
 
 from phi_inverse.physics import stochastic_heat
-from phi_inverse.smdp.metrics import mode_fractions, posterior_q, radial_power_spectrum, reconstruction_mse, spectral_error
+from phi_inverse.smdp.metrics import (mode_fractions, posterior_q, radial_power_spectrum, reconstruction_mse, reconstruction_mse_by_radius,
+                                      spectral_error)
 
 
 def test_posterior_q_rewards_even_hits(backend):
@@ -44,6 +45,21 @@ def test_reconstruction_mse_compares_after_the_forward_simulation(backend):
         math.assert_close(reconstruction_mse(x + error, x, forward), .1 ** 2 / 2 * np.exp(-2 * k ** 2 * .05), rel_tolerance=1e-3)
     tensors = math.tensor([[1., 2.], [3., 4.]], batch('examples'), spatial('x'))
     math.assert_close(reconstruction_mse(tensors + 1, tensors, lambda v: v ** 2), [(9 + 25) / 2, (49 + 81) / 2], rel_tolerance=1e-6)
+
+
+def test_reconstruction_mse_by_radius_splits_the_mse_over_the_error_scales(backend):
+    """Parseval: the bins sum to the MSE computed in space; a cosine error of wavenumber k lands in bin k alone."""
+    math.seed(0)
+    x = math.random_normal(batch(examples=3), spatial(x=16, y=16))
+    error = math.random_normal(x.shape)
+    forward = lambda v: stochastic_heat.deterministic_step(CenteredGrid(v, extrapolation.PERIODIC, stochastic_heat.DOMAIN), .02)
+    math.assert_close(math.sum(reconstruction_mse_by_radius(x + error, x, forward), 'radius'), reconstruction_mse(x + error, x, forward), rel_tolerance=1e-4)
+    zero = CenteredGrid(0, extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=16, y=16)
+    for k in (0, 3):
+        wave = CenteredGrid(lambda p: .1 * math.cos(k * p.vector['y']), extrapolation.PERIODIC, stochastic_heat.DOMAIN, x=16, y=16)
+        by_radius = reconstruction_mse_by_radius(wave, zero, lambda v: v).numpy('radius')
+        np.testing.assert_allclose(by_radius[k], .1 ** 2 * (1 if k == 0 else .5), rtol=1e-4)
+        np.testing.assert_allclose(np.delete(by_radius, k), 0, atol=1e-9)
 
 
 def _radius_bins(n):

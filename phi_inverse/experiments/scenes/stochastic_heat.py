@@ -35,26 +35,22 @@ from phi.math import Tensor, batch, channel, extrapolation, spatial
 
 from ... import smdp
 from ...physics import TIME, stochastic_heat
-from ...smdp.metrics import reconstruction_mse, spectral_error
 from ...support import dropout_u_net, networks
 from ...support.jit import jit_with_networks
 from ..methods import Method
 from ..smdp_objectives import MultiStep, Supervised
 from .base import Scene, data_seed
+from .stochastic_heat_evaluation import CLEAN_NOISE, EXAMPLES, StochasticHeatEvaluation
 from .stochastic_heat_networks import NETWORKS, baseline_network, shared_network
 
-EXAMPLES = 'examples'
-EVALUATION_CHUNK = 100
 SAMPLERS = ('ode', 'sde')
 LEARNING_RATES = dict(learning_rate=1e-3, final_learning_rate=1e-4)
-CLEAN_NOISE = .01
-"""Noise of the second test set `P_T(x_0) + 0.01·z`."""
 CURRICULUM_START = 6
 """The authors grow the window from `S = 6` by 2."""
 
 
 @dataclass
-class StochasticHeatScene(Scene):
+class StochasticHeatScene(StochasticHeatEvaluation, Scene):
     """Data, physics, networks and evaluation of the stochastic heat equation.
 
     Args:
@@ -277,39 +273,3 @@ class StochasticHeatScene(Scene):
                 return x.with_values(math.stop_gradient(correction(x, t).values))
             self._compiled[net] = jit_with_networks(without_gradient, net)
         return self._compiled[net]
-
-    def evaluate(self, net, method: Method, test_set, chunk: int) -> Dict[str, Dict[str, float]]:
-        """Reconstruction MSE and spectral error for each sampler of `method`, on the simulated observations and on
-        `P_T(x_0) + 0.01·z` (`_clean`)."""
-        initial, observation = test_set
-        results = {}
-        for sampler in method.variants or (None,):
-            results[sampler or ''] = {**self._metrics(net, method, sampler, initial, observation, ''),
-                                      **self._metrics(net, method, sampler, initial, self.clean_observation, '_clean')}
-        return results
-
-    def _metrics(self, net, method, sampler, initial, observation, suffix: str) -> Dict[str, float]:
-        predictions = [self.reconstruct(net, method, sampler, observation[{EXAMPLES: slice(start, start + EVALUATION_CHUNK)}], seed=start)
-                       for start in range(0, initial.shape.get_size(EXAMPLES), EVALUATION_CHUNK)]
-        return self._scores(predictions[0].with_values(math.concat([p.values for p in predictions], EXAMPLES)), initial, suffix)
-
-    def _scores(self, x0_pred: CenteredGrid, x0: CenteredGrid, suffix: str = '') -> Dict[str, float]:
-        mse = reconstruction_mse(x0_pred, x0, lambda x: stochastic_heat.deterministic_step(x, self.end_time))
-        return {f'mse{suffix}': float(math.mean(mse, EXAMPLES)), f'spectral_error{suffix}': float(math.mean(spectral_error(x0_pred, x0), EXAMPLES))}
-
-    def references(self, seed: int = 0) -> Dict[str, Dict[str, float]]:
-        """The metrics of the exact posterior on the test set: its mean (the Wiener filter, the lowest reconstruction
-        MSE any method can reach in expectation) and one sample per observation (what a perfect posterior sampler
-        scores). The data are Gaussian and the physics linear, so the posterior is Gaussian and diagonal in Fourier
-        space (`stochastic_heat.posterior`)."""
-        gain, prior = stochastic_heat.decay(self.test_initial, self.end_time), stochastic_heat.prior_variance(self.test_initial)
-        noises = {'': stochastic_heat.noise_variance(self.test_initial, self.nominal_times(), self.diffusion),
-                  '_clean': math.ones_like(prior) * CLEAN_NOISE ** 2}
-        observations = {'': self.test_observation, '_clean': self.clean_observation}
-        results = {'posterior-mean': {}, 'posterior-sample': {}}
-        math.seed(seed)
-        for suffix, noise in noises.items():
-            mean, variance = stochastic_heat.posterior(observations[suffix], gain, prior, noise)
-            results['posterior-mean'].update(self._scores(mean, self.test_initial, suffix))
-            results['posterior-sample'].update(self._scores(stochastic_heat.posterior_sample(mean, variance), self.test_initial, suffix))
-        return results
