@@ -83,16 +83,20 @@ def power_spectra(spectra: Dict[str, np.ndarray], path: str, title: str = '') ->
 
 
 def error_by_radius(errors: Dict[str, np.ndarray], path: str, radii: int = 6, reference: str = 'posterior mean') -> str:
-    """The reconstruction MSE split over the radius bins of the error spectrum: one group of bars per radius `r`, one
-    bar per method, `reference` outlined in black; the bars of a method sum (over all radii) to its MSE."""
-    fig, axis = subplots(figsize=(7, 4))
+    """The reconstruction MSE split over the radius bins of the error spectrum (log scale): one group of bars per
+    radius `r`, one bar per method, `reference` outlined in black; the bars of a method sum (over all radii) to its MSE.
+    The axis starts a decade below the smallest nonzero bar of `reference`."""
+    fig, axis = subplots(figsize=(8, 4))
     width = .8 / len(errors)
     for i, (label, error) in enumerate(errors.items()):
         style = dict(facecolor='none', edgecolor='k', linewidth=1.2) if label == reference else dict(color=f'C{i}')
         axis.bar(np.arange(radii) + (i - (len(errors) - 1) / 2) * width, error[:radii], width, label=label, **style)
-    axis.set(xticks=range(radii), xlabel='radius ⌊|k|⌋ of the error spectrum', ylabel='MSE share', title='Where the reconstruction error lies')
-    axis.grid(True, axis='y', alpha=.3)
-    axis.legend(fontsize=8, ncol=2)
+    floor = errors[reference][:radii]
+    axis.set(yscale='log', ylim=(.1 * floor[floor > 1e-12].min(), None), xticks=range(radii),
+             xlabel='radius ⌊|k|⌋ of the error spectrum', ylabel='part of the reconstruction MSE',
+             title='Where the reconstruction error lies (test set)')
+    axis.grid(True, axis='y', which='both', alpha=.3)
+    axis.legend(fontsize=8, ncol=4)
     return save_figure(fig, path)
 
 
