@@ -43,8 +43,7 @@ def posterior_q(x0: Tensor, modes: Sequence[float] = (-1., 1.), tolerance: float
 
 def reconstruction_mse(x_pred, x_true, forward: Callable) -> Tensor:
     """`mean((P_T(x̂_0) − P_T(x_0))²)` over cells: both simulated forward to `T` without noise, per example."""
-    difference = values_of(forward(x_pred)) - values_of(forward(x_true))
-    return math.mean(difference ** 2, lambda s: s.non_batch)
+    return math.mean(_forward_difference(x_pred, x_true, forward) ** 2, lambda s: s.non_batch)
 
 
 def reconstruction_mse_by_radius(x_pred, x_true, forward: Callable) -> Tensor:
@@ -57,7 +56,7 @@ def reconstruction_mse_by_radius(x_pred, x_true, forward: Callable) -> Tensor:
     Returns:
         `MSE_r` along the spatial dimension `radius` (`r = 0, 1, …`), per example.
     """
-    difference = values_of(forward(x_pred)) - values_of(forward(x_true))
+    difference = _forward_difference(x_pred, x_true, forward)
     return _per_radius(abs(math.fft(difference)) ** 2, average=False) / difference.shape.spatial.volume ** 2
 
 
@@ -79,6 +78,10 @@ def spectral_error(x_pred, x_true, radii: Sequence[int] = tuple(range(1, 11))) -
     log_pred = math.log(radial_power_spectrum(x_pred)[selection])
     log_true = math.log(radial_power_spectrum(x_true)[selection])
     return math.mean(abs(log_pred - log_true), RADIUS)
+
+
+def _forward_difference(x_pred, x_true, forward: Callable) -> Tensor:
+    return values_of(forward(x_pred)) - values_of(forward(x_true))
 
 
 def _per_radius(power: Tensor, average: bool) -> Tensor:
